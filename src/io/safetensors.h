@@ -1,0 +1,77 @@
+// safetensors I/O. Reader: mmap of one file or a sharded checkpoint
+// (model.safetensors.index.json), with full header validation. Writer: single or sharded
+// files with an index, __metadata__ {"format":"pt"}.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace llmprune {
+
+enum class DType { kF32, kF16, kBF16 };
+
+const char* dtype_name(DType d);                 // "F32", "F16", "BF16"
+size_t dtype_size(DType d);                      // bytes per element
+torch::ScalarType to_torch(DType d);
+DType from_torch(torch::ScalarType t);           // throws bad_input for unsupported types
+
+struct TensorEntry {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  std::string file;         // the .safetensors file holding it
+  uint64_t begin = 0;       // byte offsets relative to the start of the data section
+  uint64_t end = 0;
+  int64_t numel() const;
+};
+
+class MappedFile;  // private: an mmap of one file
+
+// All tensors of a checkpoint folder (or of one .safetensors file).
+class TensorStore {
+ public:
+  // `path`: a folder holding model.safetensors or model.safetensors.index.json (+ shards),
+  // or a single .safetensors file. Validates every header; throws bad_input naming the
+  // file and the offending tensor/value.
+  static TensorStore open(const std::string& path);
+
+  std::vector<std::string> names() const;            // sorted
+  bool contains(const std::string& name) const;
+  const TensorEntry& entry(const std::string& name) const;  // bad_input if missing
+  // A tensor with the stored dtype and shape, owning its memory (copied out of the map).
+  torch::Tensor load(const std::string& name) const;
+  // Sum of tensor bytes.
+  uint64_t total_bytes() const;
+  // The __metadata__ of the first file (may be empty).
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+
+ private:
+  std::map<std::string, TensorEntry> entries_;
+  std::map<std::string, std::shared_ptr<MappedFile>> files_;
+  std::map<std::string, std::string> metadata_;
+};
+
+using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
+
+struct SafetensorsWriteOptions {
+  uint64_t max_shard_bytes = 0;        // 0 = one file, model.safetensors
+  std::string prefix = "model";        // model.safetensors / model-00001-of-00003.safetensors
+};
+
+// Write `tensors` (contiguous copies are made as needed; dtypes F32/F16/BF16) into the
+// existing folder `dir`: one file, or shards + "<prefix>.safetensors.index.json" when
+// they exceed max_shard_bytes. Not atomic by itself: callers write into a folder made by
+// write_dir_atomic (util/fs.h). Returns the file names written.
+std::vector<std::string> write_safetensors(const std::string& dir, const NamedTensors& tensors,
+                                           const SafetensorsWriteOptions& opts = {});
+
+// Parse "2GB", "500MB", "4GiB", "123" (bytes) into bytes; bad_input otherwise.
+uint64_t parse_byte_size(const std::string& text);
+
+}  // namespace llmprune

@@ -1,0 +1,61 @@
+// CausalLM: a decoder-only language model built from a ModelSpec, with modules registered
+// under Hugging Face names (named_parameters() == checkpoint keys).
+//
+// CONTRACT (used by eval/, serve/, calib/): the declarations below are stable; the model
+// implementation may add members but must keep these signatures and semantics.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "arch/model_spec.h"
+
+namespace llmprune {
+
+class KVCache;  // model/kv_cache.h
+
+struct LoadOptions {
+  std::string device = "cpu";  // cpu | cuda | cuda:N
+  std::string dtype = "f32";   // compute dtype: f32 | bf16
+};
+
+// Where a hook fires. `layer` is the decoder layer index; for kEmbedding / kFinalNorm -1.
+enum class HookPoint {
+  kEmbedding,    // output of embed_tokens = input of layer 0
+  kLayerInput,   // hidden state entering layer `layer`
+  kAttnInput,    // input of the attention sub-block (before input_layernorm)
+  kAttnOutput,   // hidden state after the attention residual add
+  kMlpInput,     // input of the MLP sub-block (before post_attention_layernorm)
+  kMlpOutput,    // hidden state after the MLP residual add (= layer output)
+  kLayerOutput,  // hidden state leaving layer `layer`
+  kFinalNorm,    // output of the final norm (input of lm_head)
+};
+// Read-only observers: called with [B, T, hidden] tensors; must not modify them.
+using ForwardHook = std::function<void(HookPoint, int64_t layer, const torch::Tensor&)>;
+
+class CausalLM {
+ public:
+  virtual ~CausalLM() = default;
+
+  // Load a Hugging Face checkpoint folder: detect and validate the architecture (strict:
+  // model_type + architectures + tensor set must agree), build the spec, load weights.
+  static std::unique_ptr<CausalLM> load(const std::string& dir, const LoadOptions& opts = {});
+
+  virtual const ModelSpec& spec() const = 0;
+  virtual torch::Device device() const = 0;
+  virtual torch::ScalarType dtype() const = 0;
+
+  // ids: [B, T] int64 (any device; moved as needed). Returns logits [B, T, vocab] in the
+  // compute dtype. With `cache`, positions continue from cache->length() and the cache is
+  // extended. `hook` (optional) observes hidden states at every HookPoint.
+  virtual torch::Tensor forward(const torch::Tensor& ids, KVCache* cache = nullptr,
+                                const ForwardHook* hook = nullptr) = 0;
+
+  // Parameters under their Hugging Face names, e.g. "model.layers.0.self_attn.q_proj.weight".
+  virtual std::vector<std::pair<std::string, torch::Tensor>> named_parameters() const = 0;
+};
+
+}  // namespace llmprune

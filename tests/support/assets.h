@@ -1,0 +1,42 @@
+// Test support: where ../shared/assets is, and how tests that need it behave when it is
+// missing (fail loudly under CI=true, skip with a message elsewhere). Also runs the
+// llmprune binary for CLI tests.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+
+namespace llmprune::test {
+
+// Absolute path of ../shared/assets next to the source tree ("" when absent).
+// LLMPRUNE_ASSETS overrides it.
+std::string assets_dir();
+// assets_dir() + "/" + rel.
+std::string asset(const std::string& rel);
+bool running_in_ci();
+// A fresh empty temporary folder, removed at process exit.
+std::string temp_dir(const std::string& tag);
+
+struct CommandResult {
+  int exit_code;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+// Run `llmprune <args>` (args are passed to /bin/sh, quote as needed).
+CommandResult run_llmprune(const std::string& args);
+
+}  // namespace llmprune::test
+
+// Use at the top of a test that reads ../shared/assets/<rel>.
+#define LLMPRUNE_REQUIRE_ASSET(rel)                                                          \
+  do {                                                                                       \
+    std::string _p = ::llmprune::test::asset(rel);                                           \
+    if (::llmprune::test::assets_dir().empty() || !std::ifstream(_p).good()) {               \
+      if (::llmprune::test::running_in_ci())                                                 \
+        FAIL() << "asset " << rel << " missing (expected ../shared/assets beside the repo)"; \
+      else                                                                                   \
+        GTEST_SKIP() << "asset " << rel << " missing: ../shared/assets is not beside the repo"; \
+    }                                                                                        \
+  } while (0)

@@ -1,0 +1,51 @@
+// Subcommand registry and shared option groups (see command.h).
+#include "command.h"
+
+#include "util/log.h"
+
+namespace llmprune::cli {
+
+std::vector<RegisteredCommand>& registered_commands() {
+  static std::vector<RegisteredCommand> commands;
+  return commands;
+}
+
+CommandRegistrar::CommandRegistrar(const char* group, int order, RegisterFn fn) {
+  registered_commands().push_back({group, order, std::move(fn)});
+}
+
+void add_model_option(CLI::App* cmd, std::string& dir) {
+  cmd->add_option("-m,--model", dir,
+                  "Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer)")
+      ->required();
+}
+
+void add_runtime_options(CLI::App* cmd, RuntimeOptions& opts) {
+  cmd->add_option("--device", opts.device, "cpu, cuda or cuda:N")
+      ->capture_default_str()
+      ->group("Runtime");
+  cmd->add_option("--dtype", opts.dtype,
+                  "compute dtype: f32 (exact, default) or bf16 (fast on CPUs with AVX-512-BF16 "
+                  "and on GPUs)")
+      ->check(CLI::IsMember({"f32", "bf16"}))
+      ->capture_default_str()
+      ->group("Runtime");
+  cmd->add_option("--threads", opts.threads, "CPU threads (0 = all cores)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group("Runtime");
+  cmd->add_option("--seed", opts.seed, "random seed")->capture_default_str()->group("Runtime");
+}
+
+void add_report_option(CLI::App* cmd, std::string& path) {
+  cmd->add_option("--report", path, "write a machine-readable JSON report to FILE")
+      ->type_name("FILE");
+}
+
+void write_report(const std::string& path, const json& report) {
+  if (path.empty()) return;
+  write_json_file(path, report);
+  log_info("report written to ", path);
+}
+
+}  // namespace llmprune::cli

@@ -1,0 +1,54 @@
+// Subcommand registry: each cmd_<name>.cpp registers itself with LLMPRUNE_COMMAND, so
+// adding a subcommand touches one file. Shared option groups are declared once here.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "util/json.h"
+
+namespace llmprune::cli {
+
+using RegisterFn = std::function<void(CLI::App& parent)>;
+
+// `group` is "" for a top-level subcommand or the name of a group ("bench").
+struct CommandRegistrar {
+  CommandRegistrar(const char* group, int order, RegisterFn fn);
+};
+
+struct RegisteredCommand {
+  std::string group;
+  int order;
+  RegisterFn fn;
+};
+std::vector<RegisteredCommand>& registered_commands();
+
+// --- shared option groups -------------------------------------------------------------
+struct RuntimeOptions {
+  std::string device = "cpu";  // cpu | cuda | cuda:N
+  std::string dtype = "f32";   // f32 | bf16 (compute dtype)
+  int threads = 0;             // 0 = LibTorch default (all cores)
+  uint64_t seed = 0;
+};
+
+// --model DIR (required): a Hugging Face checkpoint folder.
+void add_model_option(CLI::App* cmd, std::string& dir);
+// --device, --dtype, --threads, --seed.
+void add_runtime_options(CLI::App* cmd, RuntimeOptions& opts);
+// --report FILE: machine-readable JSON report of the run.
+void add_report_option(CLI::App* cmd, std::string& path);
+// Write `report` to `path` atomically when path is non-empty.
+void write_report(const std::string& path, const json& report);
+
+}  // namespace llmprune::cli
+
+#define LLMPRUNE_CONCAT_INNER(a, b) a##b
+#define LLMPRUNE_CONCAT(a, b) LLMPRUNE_CONCAT_INNER(a, b)
+// LLMPRUNE_COMMAND(group, order) { ...add_subcommand on `app`... }
+#define LLMPRUNE_COMMAND(group, order)                                               \
+  static void LLMPRUNE_CONCAT(register_cmd_, __LINE__)(CLI::App & app);              \
+  static ::llmprune::cli::CommandRegistrar LLMPRUNE_CONCAT(registrar_, __LINE__)(    \
+      group, order, LLMPRUNE_CONCAT(register_cmd_, __LINE__));                       \
+  static void LLMPRUNE_CONCAT(register_cmd_, __LINE__)(CLI::App & app)

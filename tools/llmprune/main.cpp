@@ -1,0 +1,47 @@
+// llmprune: entry point. Builds the CLI from the registered subcommands and is the one
+// place (with the server's request boundary) that catches llmprune::Error.
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+#include "command.h"
+#include "util/error.h"
+#include "util/log.h"
+
+int main(int argc, char** argv) {
+  using namespace llmprune;
+  CLI::App app{
+      "llmprune: structured pruning, evaluation and serving of large language models.\n"
+      "Reads Hugging Face checkpoint folders; writes models that load in transformers, vLLM "
+      "and llama.cpp.\nRun 'llmprune <command> --help' for each command's options."};
+  app.require_subcommand(1);
+  bool verbose = false, quiet = false;
+  app.add_flag("-v,--verbose", verbose, "debug logging on stderr");
+  app.add_flag("-q,--quiet", quiet, "only warnings and errors on stderr");
+
+  std::map<std::string, CLI::App*> groups;
+  groups["bench"] = app.add_subcommand("bench", "performance benchmarks (see docs/benchmarks.md)");
+  groups["bench"]->require_subcommand(1);
+
+  auto commands = cli::registered_commands();
+  std::stable_sort(commands.begin(), commands.end(),
+                   [](const auto& a, const auto& b) { return a.order < b.order; });
+  for (const auto& c : commands) c.fn(c.group.empty() ? app : *groups.at(c.group));
+
+  try {
+    app.parse_complete_callback([&] {
+      if (verbose) set_log_level(LogLevel::kDebug);
+      if (quiet) set_log_level(LogLevel::kWarn);
+    });
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  } catch (const Error& e) {
+    log_line(LogLevel::kError, e.what());
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    log_line(LogLevel::kError, std::string("internal error: ") + e.what());
+    return 1;
+  }
+  return 0;
+}
