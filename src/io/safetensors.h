@@ -50,10 +50,14 @@ class TensorStore {
   uint64_t total_bytes() const;
   // The __metadata__ of the first file (may be empty).
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  // The path given to open().
+  const std::string& path() const { return path_; }
 
  private:
+  std::string path_;
   std::map<std::string, TensorEntry> entries_;
   std::map<std::string, std::shared_ptr<MappedFile>> files_;
+  std::map<std::string, uint64_t> data_start_;  // file -> offset of its data section (8 + header)
   std::map<std::string, std::string> metadata_;
 };
 

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "arch/family.h"
 #include "arch/model_spec.h"
 
 namespace llmprune {
@@ -56,6 +57,26 @@ class CausalLM {
 
   // Parameters under their Hugging Face names, e.g. "model.layers.0.self_attn.q_proj.weight".
   virtual std::vector<std::pair<std::string, torch::Tensor>> named_parameters() const = 0;
+
+  // --- additions beyond the original contract -------------------------------------------
+  // Build a model for `spec` with uninitialised weights (fill them via named_parameters()).
+  static std::unique_ptr<CausalLM> create(const ModelSpec& spec, const LoadOptions& opts = {});
+  // Build from in-memory tensors under HF names, validated like a checkpoint (`where`
+  // prefixes error messages).
+  static std::unique_ptr<CausalLM> from_tensors(
+      const ModelSpec& spec, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+      const LoadOptions& opts = {}, const std::string& where = "[model]");
+
+  virtual const Family& family() const = 0;
+  // The final-norm hidden state [B, T, hidden] (forward() without lm_head), and lm_head on
+  // it: lets perplexity evaluation project chunk by chunk instead of [B, T, vocab] at once.
+  virtual torch::Tensor forward_hidden(const torch::Tensor& ids, KVCache* cache = nullptr,
+                                       const ForwardHook* hook = nullptr) = 0;
+  virtual torch::Tensor lm_head(const torch::Tensor& hidden) const = 0;
+  // The underlying LibTorch module tree (parameter names are the HF names).
+  virtual torch::nn::Module& module() = 0;
+  // Forward passes do not disable autograd themselves (LoRA training runs through them):
+  // wrap inference in torch::NoGradGuard.
 };
 
 }  // namespace llmprune

@@ -42,6 +42,9 @@ class Tokenizer {
 
 // Incremental detokenizer for streaming generation: push ids one at a time, get the new
 // text that is complete (incomplete UTF-8 sequences and pending SentencePiece spaces held back).
+// Works like HF's DecodeStream: it decodes a short window of recent ids, emits what the
+// window adds beyond the text already emitted, and holds text back while it ends in an
+// incomplete UTF-8 sequence or U+FFFD (a byte-fallback/byte-level character still in parts).
 class StreamDecoder {
  public:
   explicit StreamDecoder(const Tokenizer& tok, bool skip_special_tokens = true);
@@ -51,8 +54,9 @@ class StreamDecoder {
  private:
   const Tokenizer& tok_;
   bool skip_special_;
-  std::vector<TokenId> ids_;
-  size_t emitted_bytes_ = 0;
+  std::vector<TokenId> ids_;    // the window: context ids + ids not yet emitted
+  size_t emitted_bytes_ = 0;    // length of decode(ids_[0, prefix_index_))
+  size_t prefix_index_ = 0;     // ids_[0, prefix_index_) are context already emitted
 };
 
 }  // namespace llmprune

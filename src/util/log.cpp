@@ -60,6 +60,7 @@ void Progress::draw(bool final) {
   double elapsed = std::chrono::duration<double>(now - start_).count();
   int decile = total_ > 0 ? static_cast<int>(10 * done_ / total_) : 0;
   if (!final) {
+    if (!tty_ && done_ >= total_) return;  // finish() prints the closing line
     if (tty_ && std::chrono::duration<double>(now - last_draw_).count() < 0.1) return;
     if (!tty_ && decile == last_decile_) return;
   }

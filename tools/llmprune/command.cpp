@@ -20,11 +20,12 @@ void add_model_option(CLI::App* cmd, std::string& dir) {
       ->required();
 }
 
-void add_runtime_options(CLI::App* cmd, RuntimeOptions& opts) {
+void add_runtime_options(CLI::App* cmd, RuntimeOptions& opts, bool with_dtype) {
   cmd->add_option("--device", opts.device, "cpu, cuda or cuda:N")
       ->capture_default_str()
       ->group("Runtime");
-  cmd->add_option("--dtype", opts.dtype,
+  if (with_dtype)
+    cmd->add_option("--dtype", opts.dtype,
                   "compute dtype: f32 (exact, default) or bf16 (fast on CPUs with AVX-512-BF16 "
                   "and on GPUs)")
       ->check(CLI::IsMember({"f32", "bf16"}))

@@ -35,8 +35,8 @@ struct RuntimeOptions {
 
 // --model DIR (required): a Hugging Face checkpoint folder.
 void add_model_option(CLI::App* cmd, std::string& dir);
-// --device, --dtype, --threads, --seed.
-void add_runtime_options(CLI::App* cmd, RuntimeOptions& opts);
+// --device, --dtype (unless with_dtype is false), --threads, --seed.
+void add_runtime_options(CLI::App* cmd, RuntimeOptions& opts, bool with_dtype = true);
 // --report FILE: machine-readable JSON report of the run.
 void add_report_option(CLI::App* cmd, std::string& path);
 // Write `report` to `path` atomically when path is non-empty.

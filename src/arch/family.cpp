@@ -1,0 +1,181 @@
+// Shared tensor-table and prune-group construction for every family: both follow from the
+// family's TensorNaming and the per-layer spec, so a family only declares names.
+#include "arch/family.h"
+
+#include "util/error.h"
+
+namespace llmprune {
+
+std::string TensorNaming::layer_prefix(int64_t layer) const {
+  return model + "." + layers + "." + std::to_string(layer) + ".";
+}
+
+const char* role_name(TensorRole role) {
+  switch (role) {
+    case TensorRole::kEmbed: return "embed";
+    case TensorRole::kFinalNorm: return "final_norm";
+    case TensorRole::kLmHead: return "lm_head";
+    case TensorRole::kAttnNorm: return "attn_norm";
+    case TensorRole::kMlpNorm: return "mlp_norm";
+    case TensorRole::kQ: return "q";
+    case TensorRole::kK: return "k";
+    case TensorRole::kV: return "v";
+    case TensorRole::kQkv: return "qkv";
+    case TensorRole::kO: return "o";
+    case TensorRole::kGate: return "gate";
+    case TensorRole::kUp: return "up";
+    case TensorRole::kGateUp: return "gate_up";
+    case TensorRole::kDown: return "down";
+  }
+  return "?";
+}
+
+bool is_attention_role(TensorRole r) {
+  return r == TensorRole::kQ || r == TensorRole::kK || r == TensorRole::kV ||
+         r == TensorRole::kQkv || r == TensorRole::kO;
+}
+
+bool is_mlp_role(TensorRole r) {
+  return r == TensorRole::kGate || r == TensorRole::kUp || r == TensorRole::kGateUp ||
+         r == TensorRole::kDown;
+}
+
+namespace {
+
+std::string s(int64_t v) { return std::to_string(v); }
+
+// Adds "<prefix><module>.weight" (+ ".bias" when `bias`).
+void add_linear(std::vector<TensorInfo>& out, const TensorNaming& n, const std::string& module,
+                TensorRole role, int64_t layer, int64_t rows, int64_t cols, bool bias,
+                const std::string& why) {
+  out.push_back({module + "." + n.weight, {rows, cols}, role, layer, false, why});
+  if (bias) out.push_back({module + "." + n.bias, {rows}, role, layer, true, why});
+}
+
+}  // namespace
+
+std::vector<TensorInfo> Family::tensors(const ModelSpec& spec) const {
+  const TensorNaming& n = naming();
+  const int64_t h = spec.hidden_size;
+  std::vector<TensorInfo> out;
+  out.push_back({n.model + "." + n.embed + "." + n.weight, {spec.vocab_size, h},
+                 TensorRole::kEmbed, -1, false, "vocab_size x hidden_size"});
+  for (int64_t l = 0; l < spec.n_layers(); ++l) {
+    const LayerSpec& L = spec.layers[static_cast<size_t>(l)];
+    const std::string p = n.layer_prefix(l);
+    if (L.attn) {
+      const AttentionSpec& a = *L.attn;
+      const int64_t q_rows = a.n_heads * a.head_dim, kv_rows = a.n_kv_heads * a.head_dim;
+      const std::string hq = "num_attention_heads " + s(a.n_heads) + " x head_dim " +
+                             s(a.head_dim) + " = " + s(q_rows) + " rows";
+      const std::string hkv = "num_key_value_heads " + s(a.n_kv_heads) + " x head_dim " +
+                              s(a.head_dim) + " = " + s(kv_rows) + " rows";
+      out.push_back({p + n.attn_norm + "." + n.weight, {h}, TensorRole::kAttnNorm, l, false,
+                     "hidden_size"});
+      const std::string ap = p + n.attn + ".";
+      if (n.fused_qkv()) {
+        add_linear(out, n, ap + n.qkv, TensorRole::kQkv, l, q_rows + 2 * kv_rows, h, a.qkv_bias,
+                   "(" + hq + ") + 2 x (" + hkv + ")");
+      } else {
+        add_linear(out, n, ap + n.q, TensorRole::kQ, l, q_rows, h, a.qkv_bias, hq);
+        add_linear(out, n, ap + n.k, TensorRole::kK, l, kv_rows, h, a.qkv_bias, hkv);
+        add_linear(out, n, ap + n.v, TensorRole::kV, l, kv_rows, h, a.qkv_bias, hkv);
+      }
+      add_linear(out, n, ap + n.o, TensorRole::kO, l, h, q_rows, a.o_bias,
+                 "hidden_size rows, " + hq.substr(0, hq.size() - 5) + " columns");
+    }
+    if (L.mlp) {
+      const MlpSpec& m = *L.mlp;
+      const int64_t I = m.intermediate_size;
+      const std::string hi = "intermediate_size " + s(I);
+      out.push_back({p + n.mlp_norm + "." + n.weight, {h}, TensorRole::kMlpNorm, l, false,
+                     "hidden_size"});
+      const std::string mp = p + n.mlp + ".";
+      if (n.fused_gate_up())
+        add_linear(out, n, mp + n.gate_up, TensorRole::kGateUp, l, 2 * I, h, m.bias,
+                   "2 x " + hi + " rows");
+      else {
+        add_linear(out, n, mp + n.gate, TensorRole::kGate, l, I, h, m.bias, hi + " rows");
+        add_linear(out, n, mp + n.up, TensorRole::kUp, l, I, h, m.bias, hi + " rows");
+      }
+      add_linear(out, n, mp + n.down, TensorRole::kDown, l, h, I, m.bias, hi + " columns");
+    }
+  }
+  out.push_back({n.model + "." + n.final_norm + "." + n.weight, {h}, TensorRole::kFinalNorm, -1,
+                 false, "hidden_size"});
+  if (!spec.tie_word_embeddings)
+    out.push_back({n.lm_head + "." + n.weight, {spec.vocab_size, h}, TensorRole::kLmHead, -1,
+                   false, "vocab_size x hidden_size"});
+  return out;
+}
+
+std::vector<PruneGroup> Family::prune_groups(const ModelSpec& spec, int64_t layer) const {
+  LLMPRUNE_ASSERT(layer >= 0 && layer < spec.n_layers(), "layer ", layer, " out of range");
+  const TensorNaming& n = naming();
+  const LayerSpec& L = spec.layers[static_cast<size_t>(layer)];
+  const std::string p = n.layer_prefix(layer);
+  std::vector<PruneGroup> groups;
+  auto w = [&](const std::string& m) { return m + "." + n.weight; };
+  auto b = [&](const std::string& m) { return m + "." + n.bias; };
+  if (L.attn) {
+    const AttentionSpec& a = *L.attn;
+    const int64_t hd = a.head_dim, q_per_kv = a.n_heads / a.n_kv_heads;
+    const std::string ap = p + n.attn + ".";
+    for (int64_t g = 0; g < a.n_kv_heads; ++g) {
+      PruneGroup grp{PruneGroup::Kind::kAttnHeadGroup, layer, g, {}};
+      auto& sl = grp.slices;
+      const int64_t q_off = g * q_per_kv * hd, q_len = q_per_kv * hd, kv_off = g * hd;
+      if (n.fused_qkv()) {
+        // Fused rows are [q heads | k heads | v heads].
+        const int64_t k_base = a.n_heads * hd, v_base = k_base + a.n_kv_heads * hd;
+        for (const auto& name : a.qkv_bias ? std::vector<std::string>{w(ap + n.qkv), b(ap + n.qkv)}
+                                           : std::vector<std::string>{w(ap + n.qkv)}) {
+          sl.push_back({name, 0, q_off, q_len});
+          sl.push_back({name, 0, k_base + kv_off, hd});
+          sl.push_back({name, 0, v_base + kv_off, hd});
+        }
+      } else {
+        sl.push_back({w(ap + n.q), 0, q_off, q_len});
+        sl.push_back({w(ap + n.k), 0, kv_off, hd});
+        sl.push_back({w(ap + n.v), 0, kv_off, hd});
+        if (a.qkv_bias) {
+          sl.push_back({b(ap + n.q), 0, q_off, q_len});
+          sl.push_back({b(ap + n.k), 0, kv_off, hd});
+          sl.push_back({b(ap + n.v), 0, kv_off, hd});
+        }
+      }
+      sl.push_back({w(ap + n.o), 1, q_off, q_len});
+      groups.push_back(std::move(grp));
+    }
+  }
+  if (L.mlp) {
+    const MlpSpec& m = *L.mlp;
+    const int64_t I = m.intermediate_size;
+    const std::string mp = p + n.mlp + ".";
+    for (int64_t i = 0; i < I; ++i) {
+      PruneGroup grp{PruneGroup::Kind::kMlpChannel, layer, i, {}};
+      auto& sl = grp.slices;
+      if (n.fused_gate_up()) {
+        // Fused rows are [gate | up] (transformers' Phi3MLP chunks gate first).
+        sl.push_back({w(mp + n.gate_up), 0, i, 1});
+        sl.push_back({w(mp + n.gate_up), 0, I + i, 1});
+        if (m.bias) {
+          sl.push_back({b(mp + n.gate_up), 0, i, 1});
+          sl.push_back({b(mp + n.gate_up), 0, I + i, 1});
+        }
+      } else {
+        sl.push_back({w(mp + n.gate), 0, i, 1});
+        sl.push_back({w(mp + n.up), 0, i, 1});
+        if (m.bias) {
+          sl.push_back({b(mp + n.gate), 0, i, 1});
+          sl.push_back({b(mp + n.up), 0, i, 1});
+        }
+      }
+      sl.push_back({w(mp + n.down), 1, i, 1});
+      groups.push_back(std::move(grp));
+    }
+  }
+  return groups;
+}
+
+}  // namespace llmprune

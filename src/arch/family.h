@@ -1,0 +1,94 @@
+// Architecture family interface: what one Hugging Face model family (llama, mistral, qwen2,
+// phi3) knows that shared code must not: config keys, tensor names, prune groups. Shared
+// code talks to a Family through this interface and never switches on its name.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "arch/model_spec.h"
+#include "util/json.h"
+
+namespace llmprune {
+
+// Module path components of the HF layout. Parameter names are
+// "<model>.<layers>.<i>.<attn>.<q>.weight" etc. An empty `qkv` / `gate_up` means separate
+// q/k/v and gate/up projections; a non-empty one means one fused tensor (phi3).
+struct TensorNaming {
+  std::string model, embed, layers, final_norm, lm_head;
+  std::string attn, q, k, v, o, qkv;
+  std::string mlp, gate, up, down, gate_up;
+  std::string attn_norm, mlp_norm;
+  std::string weight = "weight", bias = "bias";
+
+  bool fused_qkv() const { return !qkv.empty(); }
+  bool fused_gate_up() const { return !gate_up.empty(); }
+  std::string layer_prefix(int64_t layer) const;  // "model.layers.3."
+};
+
+// What a tensor is for: shared code (validation, parameter counting) reasons by role.
+enum class TensorRole {
+  kEmbed, kFinalNorm, kLmHead, kAttnNorm, kMlpNorm,
+  kQ, kK, kV, kQkv, kO, kGate, kUp, kGateUp, kDown,
+};
+const char* role_name(TensorRole role);
+bool is_attention_role(TensorRole role);
+bool is_mlp_role(TensorRole role);
+
+// One expected checkpoint tensor.
+struct TensorInfo {
+  std::string name;
+  std::vector<int64_t> shape;
+  TensorRole role;
+  int64_t layer = -1;  // -1 for embeddings, final norm, lm_head
+  bool is_bias = false;
+  std::string why;     // how the shape follows from the config, for error messages
+};
+
+// A contiguous range [offset, offset + length) along `axis` of one tensor.
+struct PruneSlice {
+  std::string tensor;
+  int64_t axis = 0;
+  int64_t offset = 0;
+  int64_t length = 0;
+};
+
+// The slices that are removed together: one GQA head group of a layer (its query heads, the
+// shared k/v head and the matching o_proj columns) or one MLP channel (gate/up row, down
+// column). Plain data for planners and the slicer.
+struct PruneGroup {
+  enum class Kind { kAttnHeadGroup, kMlpChannel };
+  Kind kind;
+  int64_t layer = 0;
+  int64_t index = 0;  // kv-group index or channel index
+  std::vector<PruneSlice> slices;
+};
+
+class Family {
+ public:
+  virtual ~Family() = default;
+  virtual std::string name() const = 0;                       // "llama"
+  virtual std::vector<std::string> model_types() const = 0;   // config model_type values
+  virtual std::vector<std::string> architectures() const = 0; // "LlamaForCausalLM"
+  virtual const TensorNaming& naming() const = 0;
+
+  // config.json -> ModelSpec (uniform layers; the llmprune block is applied by the caller).
+  virtual ModelSpec config_to_spec(const json& config, const std::string& config_path) const = 0;
+  // ModelSpec -> config.json with the keys transformers writes for this family (uniform
+  // values from the spec's first full layer; an "llmprune" block is added by the caller).
+  virtual json spec_to_config(const ModelSpec& spec) const = 0;
+
+  // Every tensor the checkpoint of `spec` must hold (lm_head omitted when tied).
+  std::vector<TensorInfo> tensors(const ModelSpec& spec) const;
+  // Prune groups of one layer (empty for removed sub-blocks).
+  std::vector<PruneGroup> prune_groups(const ModelSpec& spec, int64_t layer) const;
+};
+
+// Built-in families (one .cpp each).
+const Family& llama_family();
+const Family& mistral_family();
+const Family& qwen2_family();
+const Family& phi3_family();
+
+}  // namespace llmprune

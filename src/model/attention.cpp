@@ -1,0 +1,130 @@
+// Grouped-query attention (see attention.h). The score block of one query chunk is
+// [B, n_kv, group * chunk, keys]: queries sharing a kv head are stacked so k/v are never
+// repeated in memory, the 1/sqrt(d) scale is folded into q, the mask is applied in place.
+#include "model/attention.h"
+
+#include <cmath>
+
+#include "util/error.h"
+
+namespace llmprune {
+
+namespace {
+
+#if TORCH_VERSION_MAJOR >= 2
+// LibTorch 2.x: fused kernel for the two mask shapes it expresses without a mask tensor.
+bool try_sdpa(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+              int64_t past, int64_t window, torch::Tensor& out) {
+  const int64_t B = q.size(0), H = q.size(1), T = q.size(2), hd = q.size(3);
+  const int64_t S = k.size(2), kvh = k.size(1);
+  const bool full_causal = past == 0 && (window <= 0 || window >= T);
+  const bool single_query = T == 1 && (window <= 0 || window >= S);
+  if (!full_causal && !single_query) return false;
+  auto expand = [&](const torch::Tensor& t) {
+    return t.unsqueeze(2).expand({B, kvh, H / kvh, S, hd}).reshape({B, H, S, hd});
+  };
+  auto o = at::scaled_dot_product_attention(q, expand(k), expand(v), {}, 0.0,
+                                            /*is_causal=*/full_causal && T > 1);
+  out = o.transpose(1, 2).reshape({B, T, H * hd});
+  return true;
+}
+#endif
+
+}  // namespace
+
+torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                const torch::Tensor& v, int64_t past, int64_t window,
+                                int64_t chunk) {
+  const int64_t B = q.size(0), H = q.size(1), T = q.size(2), hd = q.size(3);
+  const int64_t kvh = k.size(1), S = k.size(2);
+  LLMPRUNE_ASSERT(H % kvh == 0 && S == past + T && v.size(2) == S, "attention shapes q ",
+                  q.sizes(), " k ", k.sizes(), " v ", v.sizes(), " past ", past);
+#if TORCH_VERSION_MAJOR >= 2
+  {
+    torch::Tensor out;
+    if (try_sdpa(q, k, v, past, window, out)) return out;
+  }
+#endif
+  const int64_t g = H / kvh;
+  const bool low_precision = q.scalar_type() != torch::kFloat32 &&
+                             q.scalar_type() != torch::kFloat64;
+  auto qs = (q * (1.0 / std::sqrt(static_cast<double>(hd)))).view({B, kvh, g, T, hd});
+  auto out = torch::empty({B, T, kvh, g, hd}, q.options());
+  const auto opts_long = torch::TensorOptions().dtype(torch::kLong).device(q.device());
+  for (int64_t t0 = 0; t0 < T; t0 += chunk) {
+    const int64_t c = std::min(chunk, T - t0);
+    const int64_t q_first = past + t0, q_last = past + t0 + c - 1;  // absolute positions
+    const int64_t kv_end = q_last + 1;
+    const int64_t kv_begin = window > 0 ? std::max<int64_t>(0, q_first - window + 1) : 0;
+    const int64_t n_keys = kv_end - kv_begin;
+    auto kc = k.narrow(2, kv_begin, n_keys), vc = v.narrow(2, kv_begin, n_keys);
+    auto qc = qs.narrow(3, t0, c).reshape({B, kvh, g * c, hd});
+    auto scores = torch::matmul(qc, kc.transpose(-1, -2));  // [B, kvh, g*c, n_keys]
+    const bool causal_cut = c > 1;  // a key after the chunk's first query exists
+    const bool window_cut = window > 0 && q_last - kv_begin >= window;
+    if (causal_cut || window_cut) {
+      auto qpos = torch::arange(q_first, q_last + 1, opts_long).unsqueeze(1);   // [c, 1]
+      auto kpos = torch::arange(kv_begin, kv_end, opts_long).unsqueeze(0);      // [1, n]
+      auto masked = kpos > qpos;
+      if (window > 0) masked = masked.logical_or(qpos - kpos >= window);
+      scores.view({B, kvh, g, c, n_keys}).masked_fill_(masked, -INFINITY);
+    }
+    // Softmax in fp32 like transformers' eager attention, then back to the compute dtype.
+    auto probs = low_precision ? torch::softmax(scores.to(torch::kFloat32), -1).to(q.scalar_type())
+                               : torch::softmax(scores, -1);
+    auto oc = torch::matmul(probs, vc);  // [B, kvh, g*c, hd]
+    out.narrow(1, t0, c).copy_(oc.view({B, kvh, g, c, hd}).permute({0, 3, 1, 2, 4}));
+  }
+  return out.view({B, T, H * hd});
+}
+
+AttentionImpl::AttentionImpl(const AttentionSpec& spec, int64_t hidden, const TensorNaming& n,
+                             const torch::TensorOptions& opts)
+    : spec_(spec) {
+  const int64_t q_rows = spec.n_heads * spec.head_dim, kv_rows = spec.n_kv_heads * spec.head_dim;
+  if (n.fused_qkv()) {
+    qkv_ = register_module(n.qkv, Linear(hidden, q_rows + 2 * kv_rows, spec.qkv_bias, opts));
+  } else {
+    q_ = register_module(n.q, Linear(hidden, q_rows, spec.qkv_bias, opts));
+    k_ = register_module(n.k, Linear(hidden, kv_rows, spec.qkv_bias, opts));
+    v_ = register_module(n.v, Linear(hidden, kv_rows, spec.qkv_bias, opts));
+  }
+  o_ = register_module(n.o, Linear(q_rows, hidden, spec.o_bias, opts));
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RopeTable& rope,
+                                     KVSlot* slot) const {
+  const int64_t B = x.size(0), T = x.size(1), hd = spec_.head_dim;
+  const int64_t H = spec_.n_heads, KV = spec_.n_kv_heads;
+  torch::Tensor q, k, v;
+  if (qkv_) {
+    auto fused = qkv_->forward(x);
+    q = fused.narrow(-1, 0, H * hd);
+    k = fused.narrow(-1, H * hd, KV * hd);
+    v = fused.narrow(-1, (H + KV) * hd, KV * hd);
+  } else {
+    q = q_->forward(x);
+    k = k_->forward(x);
+    v = v_->forward(x);
+  }
+  // [B, T, heads*hd] -> [B, heads, T, hd]
+  q = apply_rope(q.view({B, T, H, hd}).transpose(1, 2), rope);
+  k = apply_rope(k.view({B, T, KV, hd}).transpose(1, 2), rope);
+  v = v.view({B, T, KV, hd}).transpose(1, 2);
+  int64_t past = 0;
+  if (slot) {
+    past = slot->past;
+    LLMPRUNE_CHECK(slot->k.size(0) == B, "[model] KV cache batch ", slot->k.size(0),
+                   " does not match input batch ", B);
+    LLMPRUNE_CHECK(past + T <= slot->k.size(2), "[model] KV cache full: ", past, " + ", T,
+                   " tokens exceed its capacity of ", slot->k.size(2));
+    slot->k.narrow(2, past, T).copy_(k);
+    slot->v.narrow(2, past, T).copy_(v);
+    k = slot->k.narrow(2, 0, past + T);
+    v = slot->v.narrow(2, 0, past + T);
+  }
+  auto attn = grouped_attention(q, k, v, past, spec_.sliding_window);
+  return o_->forward(attn);
+}
+
+}  // namespace llmprune

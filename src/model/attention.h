@@ -1,0 +1,44 @@
+// Grouped-query self-attention with RoPE, causal mask, optional sliding window and KV cache.
+// q/k/v are separate or one fused projection, as the family's TensorNaming says.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "arch/family.h"
+#include "arch/model_spec.h"
+#include "model/modules.h"
+#include "model/rope.h"
+
+namespace llmprune {
+
+// Scaled dot-product attention of queries at absolute positions past..past+T-1 over keys at
+// positions 0..S-1 (S = past + T), causal, and limited to the last `window` positions
+// (query p sees key j iff j <= p and p - j < window) when window > 0.
+// q: [B, n_heads, T, hd]; k, v: [B, n_kv_heads, S, hd]; returns [B, T, n_heads * hd].
+// Query head h uses kv head h / (n_heads / n_kv_heads), as transformers' repeat_kv.
+// Processes queries in chunks of `chunk` so the score block stays in cache.
+torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                const torch::Tensor& v, int64_t past, int64_t window,
+                                int64_t chunk = 256);
+
+// Per-layer key/value storage the attention writes into (views into a KVCache).
+struct KVSlot {
+  torch::Tensor k, v;  // [B, n_kv_heads, max_len, hd]
+  int64_t past = 0;    // tokens already stored
+};
+
+class AttentionImpl : public torch::nn::Module {
+ public:
+  AttentionImpl(const AttentionSpec& spec, int64_t hidden, const TensorNaming& names,
+                const torch::TensorOptions& opts);
+  // x: normed hidden [B, T, hidden]; rope for positions past..past+T-1.
+  torch::Tensor forward(const torch::Tensor& x, const RopeTable& rope, KVSlot* slot) const;
+  const AttentionSpec& spec() const { return spec_; }
+
+ private:
+  AttentionSpec spec_;
+  Linear q_{nullptr}, k_{nullptr}, v_{nullptr}, qkv_{nullptr}, o_{nullptr};
+};
+TORCH_MODULE(Attention);
+
+}  // namespace llmprune

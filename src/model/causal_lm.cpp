@@ -1,0 +1,104 @@
+// CausalLM construction: load a checkpoint folder (strict validation, then weights copied
+// into modules registered under HF names), or build from a spec / in-memory tensors.
+#include "model/causal_lm.h"
+
+#include <optional>
+
+#include "arch/checkpoint_check.h"
+#include "arch/registry.h"
+#include "io/safetensors.h"
+#include "model/decoder_lm.h"
+#include "model/runtime.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/timer.h"
+
+namespace llmprune {
+
+namespace {
+
+using Fetch = std::function<torch::Tensor(const std::string&)>;
+
+void warn_non_finite(const torch::Tensor& t, const std::string& name, const std::string& where) {
+  if (!t.is_floating_point()) return;
+  auto bad = torch::logical_not(torch::isfinite(t));
+  const int64_t n = bad.sum().item<int64_t>();
+  if (n > 0)
+    log_warn(where, ": tensor ", name, " has ", n, " NaN/Inf value", n > 1 ? "s" : "", " of ",
+             t.numel());
+}
+
+// Copy every parameter of `model` from `fetch(name)`; handle a present-but-tied lm_head.
+void fill_weights(DecoderLM& model, const Fetch& fetch, const TensorSetCheck& check,
+                  const std::string& where) {
+  torch::NoGradGuard no_grad;
+  auto params = model.named_parameters();
+  // A progress bar only where loading takes a while (real models, not test fixtures).
+  int64_t bytes = 0;
+  for (const auto& [name, p] : params) bytes += p.numel() * static_cast<int64_t>(p.element_size());
+  std::optional<Progress> progress;
+  if (bytes > (int64_t{256} << 20))
+    progress.emplace("loading weights", static_cast<int64_t>(params.size()), "tensor");
+  for (auto& [name, p] : params) {
+    torch::Tensor t = fetch(name);
+    LLMPRUNE_ASSERT(t.sizes() == p.sizes(), "validated tensor ", name, " changed shape");
+    warn_non_finite(t, name, where);
+    p.copy_(t);
+    if (progress) progress->advance();
+  }
+  if (progress) progress->finish();
+  if (!check.tied_lm_head.empty()) {
+    const std::string embed = params.front().first;  // embed_tokens is registered first
+    torch::Tensor head = fetch(check.tied_lm_head), emb = fetch(embed);
+    if (!torch::equal(head, emb))
+      log_warn(where, ": ", check.tied_lm_head, " differs from ", embed,
+               " but tie_word_embeddings is true: using ", embed, " (as transformers does)");
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<CausalLM> CausalLM::create(const ModelSpec& spec, const LoadOptions& opts) {
+  return std::make_unique<DecoderLM>(spec, family_by_name(spec.family), parse_device(opts.device),
+                                     parse_dtype(opts.dtype));
+}
+
+std::unique_ptr<CausalLM> CausalLM::from_tensors(
+    const ModelSpec& spec, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+    const LoadOptions& opts, const std::string& where) {
+  const Family& family = family_by_name(spec.family);
+  ShapeMap present;
+  std::map<std::string, torch::Tensor> by_name;
+  for (const auto& [name, t] : tensors) {
+    present[name] = t.sizes().vec();
+    by_name[name] = t;
+  }
+  TensorSetCheck check = validate_tensor_set(family, spec, present, where);
+  auto model = std::make_unique<DecoderLM>(spec, family, parse_device(opts.device),
+                                           parse_dtype(opts.dtype));
+  fill_weights(*model, [&](const std::string& n) { return by_name.at(n); }, check, where);
+  return model;
+}
+
+std::unique_ptr<CausalLM> CausalLM::load(const std::string& dir, const LoadOptions& opts) {
+  Timer timer;
+  const std::string where = "[model] " + dir;
+  CheckpointConfig cc = read_checkpoint_config(dir);
+  // Runtime options are checked before the (possibly long) weight scan.
+  torch::Device device = parse_device(opts.device);
+  torch::ScalarType dtype = parse_dtype(opts.dtype);
+  TensorStore store = TensorStore::open(dir);
+  ShapeMap present;
+  for (const auto& name : store.names()) present[name] = store.entry(name).shape;
+  TensorSetCheck check = validate_tensor_set(*cc.family, cc.spec, present, where);
+  auto model = std::make_unique<DecoderLM>(cc.spec, *cc.family, device, dtype);
+  fill_weights(*model, [&](const std::string& n) { return store.load(n); }, check, where);
+  int64_t n_params = 0;
+  for (const auto& [name, p] : model->named_parameters()) n_params += p.numel();
+  log_info("loaded ", cc.family->name(), " model from ", dir, ": ", cc.spec.n_layers(),
+           " layers, ", n_params, " parameters, compute ", dtype_label(dtype), " on ",
+           device.str(), " (", timer.seconds(), " s)");
+  return model;
+}
+
+}  // namespace llmprune

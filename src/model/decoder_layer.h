@@ -1,0 +1,34 @@
+// One decoder layer: x + attn(norm(x)), then x + mlp(norm(x)). Either sub-block may be
+// absent (pruned away): it is then an exact residual pass-through and its norm is absent too.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "arch/family.h"
+#include "arch/model_spec.h"
+#include "model/attention.h"
+#include "model/causal_lm.h"
+#include "model/mlp.h"
+#include "model/modules.h"
+
+namespace llmprune {
+
+class DecoderLayerImpl : public torch::nn::Module {
+ public:
+  DecoderLayerImpl(int64_t index, const LayerSpec& spec, int64_t hidden, double eps,
+                   const TensorNaming& names, const torch::TensorOptions& opts);
+  // rope: table for this layer's head_dim (ignored without attention).
+  torch::Tensor forward(torch::Tensor x, const RopeTable* rope, KVSlot* slot,
+                        const ForwardHook* hook) const;
+  const LayerSpec& spec() const { return spec_; }
+
+ private:
+  int64_t index_;
+  LayerSpec spec_;
+  RmsNorm attn_norm_{nullptr}, mlp_norm_{nullptr};
+  Attention attn_{nullptr};
+  Mlp mlp_{nullptr};
+};
+TORCH_MODULE(DecoderLayer);
+
+}  // namespace llmprune

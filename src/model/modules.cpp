@@ -1,0 +1,44 @@
+// Leaf modules (see modules.h).
+#include "model/modules.h"
+
+#include "util/error.h"
+
+namespace llmprune {
+
+LinearImpl::LinearImpl(int64_t in, int64_t out, bool has_bias, const torch::TensorOptions& opts) {
+  weight = register_parameter("weight", torch::empty({out, in}, opts), false);
+  if (has_bias) bias = register_parameter("bias", torch::empty({out}, opts), false);
+}
+
+torch::Tensor LinearImpl::forward(const torch::Tensor& x) const {
+  return torch::nn::functional::linear(x, weight, bias);
+}
+
+RmsNormImpl::RmsNormImpl(int64_t dim, double eps_, const torch::TensorOptions& opts) : eps(eps_) {
+  weight = register_parameter("weight", torch::empty({dim}, opts), false);
+}
+
+torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) const {
+  // transformers' LlamaRMSNorm: statistics in fp32 whatever the compute dtype.
+  torch::Tensor h = x.to(torch::kFloat32);
+  torch::Tensor var = h.pow(2).mean(-1, /*keepdim=*/true);
+  h = h * torch::rsqrt(var + eps);
+  return weight * h.to(x.scalar_type());
+}
+
+EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t dim, const torch::TensorOptions& opts) {
+  weight = register_parameter("weight", torch::empty({vocab, dim}, opts), false);
+}
+
+torch::Tensor EmbeddingImpl::forward(const torch::Tensor& ids) const {
+  const int64_t vocab = weight.size(0);
+  if (ids.numel() > 0) {
+    const int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
+    if (lo < 0 || hi >= vocab)
+      throw bad_input("[model] token id ", lo < 0 ? lo : hi, " out of range for vocab_size ",
+                      vocab);
+  }
+  return torch::embedding(weight, ids);
+}
+
+}  // namespace llmprune

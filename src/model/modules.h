@@ -1,0 +1,37 @@
+// Leaf modules holding parameters under their Hugging Face names ("weight", "bias"):
+// a linear map, an RMSNorm and an embedding table. Parameters are created empty with the
+// final shape, dtype and device; the loader copies checkpoint data into them.
+#pragma once
+
+#include <torch/torch.h>
+
+namespace llmprune {
+
+// y = x W^T (+ b). Weight [out, in], bias [out].
+class LinearImpl : public torch::nn::Module {
+ public:
+  LinearImpl(int64_t in, int64_t out, bool bias, const torch::TensorOptions& opts);
+  torch::Tensor forward(const torch::Tensor& x) const;
+  torch::Tensor weight, bias;  // bias undefined when absent
+};
+TORCH_MODULE(Linear);
+
+// RMSNorm as transformers computes it: in fp32, then weight * x.to(input dtype).
+class RmsNormImpl : public torch::nn::Module {
+ public:
+  RmsNormImpl(int64_t dim, double eps, const torch::TensorOptions& opts);
+  torch::Tensor forward(const torch::Tensor& x) const;
+  torch::Tensor weight;
+  double eps;
+};
+TORCH_MODULE(RmsNorm);
+
+class EmbeddingImpl : public torch::nn::Module {
+ public:
+  EmbeddingImpl(int64_t vocab, int64_t dim, const torch::TensorOptions& opts);
+  torch::Tensor forward(const torch::Tensor& ids) const;  // [B, T] -> [B, T, dim]
+  torch::Tensor weight;
+};
+TORCH_MODULE(Embedding);
+
+}  // namespace llmprune
