@@ -16,10 +16,11 @@ namespace llmprune {
 // (query p sees key j iff j <= p and p - j < window) when window > 0.
 // q: [B, n_heads, T, hd]; k, v: [B, n_kv_heads, S, hd]; returns [B, T, n_heads * hd].
 // Query head h uses kv head h / (n_heads / n_kv_heads), as transformers' repeat_kv.
-// Processes queries in chunks of `chunk` so the score block stays in cache.
+// Processes queries in chunks of `chunk` (0 = automatic: the [heads, chunk, keys] score
+// block kept near 4M elements, 16..256 queries) so scores are not materialised for all T.
 torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tensor& k,
                                 const torch::Tensor& v, int64_t past, int64_t window,
-                                int64_t chunk = 256);
+                                int64_t chunk = 0);
 
 // Per-layer key/value storage the attention writes into (views into a KVCache).
 struct KVSlot {

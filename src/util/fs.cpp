@@ -47,7 +47,25 @@ void fsync_path(const std::string& path, bool dir) {
 }
 }  // namespace
 
+namespace {
+// Write straight into `path` (devices, pipes, /dev/stdout: renaming over them would replace
+// the device node or the link itself).
+void write_file_direct(const std::string& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out) throw bad_input("cannot write ", path, ": ", std::strerror(errno));
+  out.write(data.data(), static_cast<std::streamsize>(data.size()));
+  out.flush();
+  if (!out) throw bad_input("cannot write ", path, ": ", std::strerror(errno));
+}
+}  // namespace
+
 void write_file_atomic(const std::string& path, const std::string& data) {
+  std::error_code lec;
+  auto st = fs::symlink_status(path, lec);
+  if (!lec && fs::exists(st) && !fs::is_regular_file(st)) {
+    if (fs::is_directory(st)) throw bad_input("cannot write ", path, ": is a directory");
+    return write_file_direct(path, data);
+  }
   std::string tmp = path + ".partial-" + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);

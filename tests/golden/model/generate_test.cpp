@@ -42,9 +42,9 @@ TEST(GoldenGenerate, Stories260KGreedyFp32MatchesLlamaCpp) {
 }
 
 // bf16 weights and compute: the reference's smallest top-1 margin (0.13) is below the bf16
-// logit error (~0.2, see logits_test), so tokens may legitimately diverge after a close
-// call. We require identity up to the first step whose reference margin is < 0.5 (before
-// that, a flip would need an error larger than the measured bf16 bound).
+// logit error (up to ~0.4, see logits_test), so tokens may legitimately diverge after a
+// close call. We require identity up to the first step whose reference margin is < 0.5
+// (measured: all 40 tokens identical; first margin < 0.5 at step 16).
 TEST(GoldenGenerate, Stories260KGreedyBf16MatchesUntilFirstCloseCall) {
   LLMPRUNE_REQUIRE_ASSET("reference/stories260K/greedy_gen.json");
   LLMPRUNE_REQUIRE_ASSET("models/stories260K-hf-bf16/model.safetensors");

@@ -55,6 +55,7 @@ TEST(GoldenLogits, Stories260KFp32MatchesLlamaCpp) {
   LLMPRUNE_REQUIRE_ASSET("reference/stories260K/logits.json");
   LLMPRUNE_REQUIRE_ASSET("models/stories260K-hf/model.safetensors");
   Diff d = compare(test::asset("models/stories260K-hf"), "f32", 0.0);
+  std::cout << "fp32: max |dlogit| " << d.max_abs << " over " << d.positions << " positions\n";
   EXPECT_GT(d.positions, 20);
   EXPECT_LT(d.max_abs, 1e-4);
   EXPECT_EQ(d.argmax_mismatch, 0);
@@ -62,15 +63,23 @@ TEST(GoldenLogits, Stories260KFp32MatchesLlamaCpp) {
 
 // bf16 weights (stories260K-hf-bf16: the same weights rounded to BF16) computed in bf16,
 // against the fp32 reference. Tolerance: BF16 keeps 8 significant bits, so every weight and
-// every matmul/elementwise result carries a relative error up to 2^-9 = 0.2 %; through 5
-// layers the logits (|logit| up to ~20 here) move by O(0.1). Measured max |diff| 0.23 (see
-// report); bound 0.5 = ~2x. Argmax must agree wherever the reference top-1 leads by > 0.5.
+// every matmul/elementwise result carries a relative error up to 2^-9 = 0.2 %; the logits
+// here reach |20|, so one rounding of the largest logit alone is ~0.04-0.08, and 5 layers of
+// rounded activations compound that. Measured (this test prints it): 0.38 with bf16 compute,
+// ~0.1 from the weight rounding alone (bf16 weights, f32 compute). Bound 0.75 = 2x the
+// measurement; argmax must agree wherever the reference top-1 leads by > 0.75 (a flip there
+// would need an error beyond the bound).
 TEST(GoldenLogits, Stories260KBf16WithinBf16Tolerance) {
   LLMPRUNE_REQUIRE_ASSET("reference/stories260K/logits.json");
   LLMPRUNE_REQUIRE_ASSET("models/stories260K-hf-bf16/model.safetensors");
-  Diff d = compare(test::asset("models/stories260K-hf-bf16"), "bf16", 0.5);
-  std::cout << "bf16 max |dlogit| " << d.max_abs << ", argmax mismatches " << d.argmax_mismatch
-            << " of " << d.positions << "\n";
-  EXPECT_LT(d.max_abs, 0.5);
+  const std::string dir = test::asset("models/stories260K-hf-bf16");
+  Diff weights_only = compare(dir, "f32", 0.75);
+  Diff d = compare(dir, "bf16", 0.75);
+  std::cout << "bf16 weights + f32 compute: max |dlogit| " << weights_only.max_abs
+            << "; bf16 compute: max |dlogit| " << d.max_abs << ", argmax mismatches "
+            << d.argmax_mismatch << " of " << d.positions << "\n";
+  EXPECT_LT(weights_only.max_abs, 0.75);
+  EXPECT_LT(d.max_abs, 0.75);
   EXPECT_EQ(d.confident_argmax_mismatch, 0);
+  EXPECT_EQ(weights_only.confident_argmax_mismatch, 0);
 }

@@ -2,6 +2,8 @@
 // SentencePiece shim working inside the LibTorch-linked binary (the protobuf clash).
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "support/assets.h"
 #include "util/json.h"
 
@@ -28,9 +30,15 @@ TEST(CliTokenize, Stories260KMatchesReference) {
   json j = json::parse(r.out);
   EXPECT_EQ(j["ids"], p["ids_no_bos"]);
   EXPECT_EQ(j["n_tokens"], p["ids_no_bos"].size());
-  // detokenize reads ids from stdin and restores the text (BOS skipped).
-  r = test::run_llmprune("tokenize --model " + model + " --text '" + text + "' | " LLMPRUNE_BINARY
-                         " detokenize --model " + model + " --skip-special");
+  // detokenize restores the text from the printed ids (BOS skipped). The ids go through a
+  // file: run_llmprune gives the command /dev/null as stdin.
+  std::string tmp = test::temp_dir("cli"), ids_file = tmp + "/ids.txt";
+  r = test::run_llmprune("tokenize --model " + model + " --text '" + text + "' --report " + tmp +
+                         "/report.json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_json_file(tmp + "/report.json")["n_tokens"], p["ids_with_bos"].size());
+  std::ofstream(ids_file) << r.out;
+  r = test::run_llmprune("detokenize --model " + model + " --skip-special --ids \"$(cat " + ids_file + ")\"");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, text + "\n");
 }

@@ -66,5 +66,19 @@ TEST(Fs, WriteDirAtomicRemovesPartialOnFailure) {
   EXPECT_EQ(read_file(dir + "/b.txt"), "new");
 }
 
+TEST(Fs, AtomicWriteNeverReplacesDevicesOrLinks) {
+  // Renaming a temp file over /dev/null or over a symlink such as /dev/stdout would replace
+  // the node itself; such targets are written in place.
+  std::string dir = test::temp_dir("links");
+  write_file_atomic(dir + "/target.txt", "old");
+  fs::create_symlink(dir + "/target.txt", dir + "/link.txt");
+  write_file_atomic(dir + "/link.txt", "through the link");
+  EXPECT_TRUE(fs::is_symlink(dir + "/link.txt"));
+  EXPECT_EQ(read_file(dir + "/target.txt"), "through the link");
+  write_file_atomic("/dev/null", "discarded");
+  EXPECT_TRUE(fs::is_character_file("/dev/null"));
+  EXPECT_THROW(write_file_atomic(dir, "x"), Error);
+}
+
 }  // namespace
 }  // namespace llmprune
