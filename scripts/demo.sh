@@ -17,7 +17,7 @@ if [[ -d $ASSETS/models/stories260K-hf ]]; then
 else
   echo "demo: ../shared/assets not found; using a synthetic random model (its PPL is meaningless)" >&2
   MODEL=$OUT/synthetic-llama
-  "$BIN" make-test-model --family llama --out "$MODEL" --overwrite
+  "$BIN" make-test-model --family llama --out "$MODEL" --overwrite --byte-tokenizer
   DATASET=README.md
   SEQ=64
 fi

@@ -1,11 +1,16 @@
 // `llmprune make-test-model` (hidden): write a tiny random checkpoint in true Hugging Face
 // layout for any supported family, for tests and demos without downloads.
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
 
 #include "arch/registry.h"
 #include "command.h"
 #include "model/synthetic.h"
+#include "tokenizer/byte_tokenizer.h"
 #include "tokenizer/tokenizer.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 namespace llmprune::cli {
@@ -14,10 +19,27 @@ namespace {
 struct MakeTestModelOptions {
   std::string family = "llama", out, report;
   SyntheticOptions syn;
-  bool vocab_given = false;
+  bool vocab_given = false, byte_tokenizer = false;
 };
 
 void run_make_test_model(MakeTestModelOptions& o) {
+  std::string fixture_dir;
+  if (o.byte_tokenizer) {
+    LLMPRUNE_CHECK(o.syn.tokenizer_from.empty(),
+                   "--byte-tokenizer and --tokenizer-from cannot be combined");
+    fixture_dir = o.out + ".tokenizer-" + std::to_string(::getpid());
+    write_dir_atomic(fixture_dir, true, [](const std::string& dir) {
+      write_file_atomic(join_path(dir, "tokenizer.json"), byte_level_tokenizer_json());
+    });
+    o.syn.tokenizer_from = fixture_dir;
+  }
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ec;
+      if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{fixture_dir};
   if (!o.syn.tokenizer_from.empty() && !o.vocab_given) {
     // Embeddings must cover every id the copied tokenizer can produce.
     o.syn.vocab = Tokenizer::from_dir(o.syn.tokenizer_from)->vocab_size();
@@ -76,6 +98,8 @@ LLMPRUNE_COMMAND("", 90) {
       ->capture_default_str();
   cmd->add_flag("--tie", s.tie, "tie_word_embeddings (no lm_head.weight)");
   cmd->add_option("--tokenizer-from", s.tokenizer_from, "copy tokenizer files from this model");
+  cmd->add_flag("--byte-tokenizer", o->byte_tokenizer,
+                "write a byte-level tokenizer.json (257 tokens: bytes + <|endoftext|> as BOS/EOS)");
   cmd->add_flag("--overwrite", s.overwrite, "replace an existing output model folder");
   add_report_option(cmd, o->report);
   cmd->callback([o, vocab] {

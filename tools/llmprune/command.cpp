@@ -31,7 +31,7 @@ void add_runtime_options(CLI::App* cmd, RuntimeOptions& opts, bool with_dtype) {
       ->check(CLI::IsMember({"f32", "bf16"}))
       ->capture_default_str()
       ->group("Runtime");
-  cmd->add_option("--threads", opts.threads, "CPU threads (0 = all cores)")
+  cmd->add_option("--threads", opts.threads, "LibTorch CPU threads (0 = LibTorch default, OMP_NUM_THREADS; fp32 matmuls also use OpenBLAS's own threads)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str()
       ->group("Runtime");

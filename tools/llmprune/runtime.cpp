@@ -1,13 +1,31 @@
 // Runtime options -> LibTorch settings (see runtime.h).
 #include "runtime.h"
 
+#include <fstream>
+#include <string>
+
 #include "util/error.h"
 #include "util/log.h"
 
 namespace llmprune::cli {
 
+bool cpu_has_native_bf16() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("flags", 0) == 0)
+      return line.find(" avx512_bf16") != std::string::npos ||
+             line.find(" amx_bf16") != std::string::npos;
+  return true;  // unknown platform: do not warn
+}
+
 void apply_runtime(const RuntimeOptions& opts) {
+  // 0 keeps LibTorch's default (OMP_NUM_THREADS). fp32 matmuls run on OpenBLAS's own
+  // threads either way; more OpenMP threads than that can slow them down (measured in
+  // docs/benchmarks.md), so we do not force "all cores".
   if (opts.threads > 0) torch::set_num_threads(opts.threads);
+  if (opts.dtype == "bf16" && opts.device == "cpu" && !cpu_has_native_bf16())
+    log_warn("--dtype bf16: this CPU has no AVX512-BF16/AMX, so bf16 matmuls are emulated and "
+             "much slower than --dtype f32 (see docs/benchmarks.md)");
   torch::manual_seed(opts.seed);
   if (opts.device.rfind("cuda", 0) == 0) {
     LLMPRUNE_CHECK(torch::cuda::is_available(), "--device ", opts.device,

@@ -9,5 +9,7 @@ namespace llmprune::cli {
 // Set LibTorch threads and seeds; check that the requested device exists.
 void apply_runtime(const RuntimeOptions& opts);
 LoadOptions load_options(const RuntimeOptions& opts);
+// Whether /proc/cpuinfo lists avx512_bf16 or amx_bf16 (true when it cannot tell).
+bool cpu_has_native_bf16();
 
 }  // namespace llmprune::cli
