@@ -8,7 +8,7 @@ namespace llmprune {
 
 std::string byte_level_tokenizer_json() {
   json vocab = json::object();
-  const auto& table = byte_to_unicode();
+  const auto& table = tok::byte_to_unicode();
   for (int b = 0; b < 256; ++b) vocab[table[b]] = b;
   vocab["<|endoftext|>"] = 256;
   json byte_level{{"type", "ByteLevel"},

@@ -22,7 +22,6 @@ TEST(ByteTokenizer, IdsAreUtf8BytesAndRoundTrip) {
             std::vector<TokenId>(expected.begin() + 1, expected.end()));
   const std::string text = "Once upon a time,\n  two spaces\tand a tab.";
   EXPECT_EQ(tok->decode(tok->encode(text, true), /*skip_special_tokens=*/true), text);
-  EXPECT_EQ(tok->bos_id(), std::optional<TokenId>(256));
 }
 
 }  // namespace
