@@ -39,7 +39,7 @@ void run_eval(const EvalOptions& o) {
   Timer tok_timer;
   std::vector<TokenId> ids32 = tokenizer->encode(text, /*add_special_tokens=*/true);
   std::vector<int64_t> ids(ids32.begin(), ids32.end());
-  log_info("dataset ", o.dataset, ": ", description, "; ", text.size(), " bytes -> ", ids.size(),
+  log_info("dataset: ", description, "; ", text.size(), " bytes -> ", ids.size(),
            " tokens (", tok_timer.seconds(), " s)");
 
   PerplexityResult r = perplexity(*model, ids, popts);
