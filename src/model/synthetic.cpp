@@ -91,6 +91,7 @@ void write_random_checkpoint(const ModelSpec& spec, const std::string& out_dir,
   SaveOptions save;
   save.overwrite = o.overwrite;
   save.copy_tokenizer_from = o.tokenizer_from;
+  save.max_shard_bytes = o.max_shard_bytes;
   save_checkpoint(out_dir, synthetic_config(spec, torch_dtype_name(o.dtype)), tensors, save);
 }
 

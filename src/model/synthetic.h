@@ -26,6 +26,7 @@ struct SyntheticOptions {
   bool tie = false;
   std::string tokenizer_from;  // copy tokenizer files from this model folder ("" = none)
   bool overwrite = false;
+  uint64_t max_shard_bytes = 0;  // 0 = one model.safetensors; else shards + index
 };
 
 // The spec make_test_model would write (family defaults: qwen2 q/k/v biases, etc.).

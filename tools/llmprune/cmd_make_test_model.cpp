@@ -7,6 +7,7 @@
 
 #include "arch/registry.h"
 #include "command.h"
+#include "io/safetensors.h"
 #include "model/synthetic.h"
 #include "tokenizer/byte_tokenizer.h"
 #include "tokenizer/tokenizer.h"
@@ -17,12 +18,13 @@ namespace llmprune::cli {
 namespace {
 
 struct MakeTestModelOptions {
-  std::string family = "llama", out, report;
+  std::string family = "llama", out, report, max_shard_size;
   SyntheticOptions syn;
   bool vocab_given = false, byte_tokenizer = false;
 };
 
 void run_make_test_model(MakeTestModelOptions& o) {
+  if (!o.max_shard_size.empty()) o.syn.max_shard_bytes = parse_byte_size(o.max_shard_size);
   std::string fixture_dir;
   if (o.byte_tokenizer) {
     LLMPRUNE_CHECK(o.syn.tokenizer_from.empty(),
@@ -98,6 +100,9 @@ LLMPRUNE_COMMAND("", 90) {
       ->capture_default_str();
   cmd->add_flag("--tie", s.tie, "tie_word_embeddings (no lm_head.weight)");
   cmd->add_option("--tokenizer-from", s.tokenizer_from, "copy tokenizer files from this model");
+  cmd->add_option("--max-shard-size", o->max_shard_size,
+                  "split the weights into shards of at most this size (e.g. 500MB, 2GiB, 40000) "
+                  "with a model.safetensors.index.json");
   cmd->add_flag("--byte-tokenizer", o->byte_tokenizer,
                 "write a byte-level tokenizer.json (257 tokens: bytes + <|endoftext|> as BOS/EOS)");
   cmd->add_flag("--overwrite", s.overwrite, "replace an existing output model folder");

@@ -92,6 +92,30 @@ void expect_bad_input(const Outcome& o, std::initializer_list<std::string> needl
   for (const auto& n : needles) EXPECT_NE(last.find(n), std::string::npos) << n << " in: " << last;
 }
 
+// Not a bad input: a sharded checkpoint written by the CLI loads and gives the same
+// perplexity as the single-file one (same seed, so the same weights: an invariant).
+TEST(Sharded, ShardedCheckpointEvaluatesLikeSingleFile) {
+  std::string root = test::temp_dir("sharded");
+  std::string text = root + "/text.txt";
+  write_file_atomic(text, std::string(2000, 'a') + "The quick brown fox jumps over the lazy dog.");
+  std::string ppl[2];
+  for (int sharded = 0; sharded < 2; ++sharded) {
+    std::string dir = root + (sharded ? "/sharded" : "/single");
+    auto r = test::run_llmprune("make-test-model --family qwen2 --byte-tokenizer --seed 3 --out " +
+                                dir + (sharded ? " --max-shard-size 20000" : ""));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(fs::exists(dir + "/model.safetensors.index.json"), sharded == 1);
+    r = test::run_llmprune("eval --model " + dir + " --dataset " + text + " --seq-len 64");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    ppl[sharded] = r.out.substr(r.out.find("PPL"));
+  }
+  EXPECT_EQ(ppl[0], ppl[1]);
+  int shards = 0;
+  for (const auto& e : fs::directory_iterator(root + "/sharded"))
+    shards += e.path().filename().string().rfind("model-", 0) == 0;
+  EXPECT_GT(shards, 1);
+}
+
 TEST(BadInput, MissingDirectoryConfigOrWeights) {
   expect_bad_input(run("inspect --model /nonexistent/model"), {"/nonexistent/model"});
   std::string dir = make_model("noconfig");
