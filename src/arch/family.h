@@ -67,11 +67,15 @@ struct PruneGroup {
 
 class Family {
  public:
+  Family(std::string name, std::vector<std::string> model_types,
+         std::vector<std::string> architectures, TensorNaming naming)
+      : name_(std::move(name)), model_types_(std::move(model_types)),
+        architectures_(std::move(architectures)), naming_(std::move(naming)) {}
   virtual ~Family() = default;
-  virtual std::string name() const = 0;                       // "llama"
-  virtual std::vector<std::string> model_types() const = 0;   // config model_type values
-  virtual std::vector<std::string> architectures() const = 0; // "LlamaForCausalLM"
-  virtual const TensorNaming& naming() const = 0;
+  const std::string& name() const { return name_; }                            // "llama"
+  const std::vector<std::string>& model_types() const { return model_types_; } // config values
+  const std::vector<std::string>& architectures() const { return architectures_; }
+  const TensorNaming& naming() const { return naming_; }
 
   // config.json -> ModelSpec (uniform layers; the llmprune block is applied by the caller).
   virtual ModelSpec config_to_spec(const json& config, const std::string& config_path) const = 0;
@@ -83,6 +87,11 @@ class Family {
   std::vector<TensorInfo> tensors(const ModelSpec& spec) const;
   // Prune groups of one layer (empty for removed sub-blocks).
   std::vector<PruneGroup> prune_groups(const ModelSpec& spec, int64_t layer) const;
+
+ private:
+  std::string name_;
+  std::vector<std::string> model_types_, architectures_;
+  TensorNaming naming_;
 };
 
 // Built-in families (one .cpp each).

@@ -30,13 +30,7 @@ namespace {
 
 class LlamaFamily : public Family {
  public:
-  std::string name() const override { return "llama"; }
-  std::vector<std::string> model_types() const override { return {"llama"}; }
-  std::vector<std::string> architectures() const override { return {"LlamaForCausalLM"}; }
-  const TensorNaming& naming() const override {
-    static const TensorNaming n = llama_style_naming();
-    return n;
-  }
+  LlamaFamily() : Family("llama", {"llama"}, {"LlamaForCausalLM"}, llama_style_naming()) {}
 
   ModelSpec config_to_spec(const json& config, const std::string& path) const override {
     ConfigReader cfg(config, path);

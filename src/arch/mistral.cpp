@@ -11,13 +11,8 @@ constexpr int64_t kMistralDefaultWindow = 4096;
 
 class MistralFamily : public Family {
  public:
-  std::string name() const override { return "mistral"; }
-  std::vector<std::string> model_types() const override { return {"mistral"}; }
-  std::vector<std::string> architectures() const override { return {"MistralForCausalLM"}; }
-  const TensorNaming& naming() const override {
-    static const TensorNaming n = llama_style_naming();
-    return n;
-  }
+  MistralFamily()
+      : Family("mistral", {"mistral"}, {"MistralForCausalLM"}, llama_style_naming()) {}
 
   ModelSpec config_to_spec(const json& config, const std::string& path) const override {
     ConfigReader cfg(config, path);

@@ -18,13 +18,7 @@ TensorNaming phi3_naming() {
 
 class Phi3Family : public Family {
  public:
-  std::string name() const override { return "phi3"; }
-  std::vector<std::string> model_types() const override { return {"phi3"}; }
-  std::vector<std::string> architectures() const override { return {"Phi3ForCausalLM"}; }
-  const TensorNaming& naming() const override {
-    static const TensorNaming n = phi3_naming();
-    return n;
-  }
+  Phi3Family() : Family("phi3", {"phi3"}, {"Phi3ForCausalLM"}, phi3_naming()) {}
 
   ModelSpec config_to_spec(const json& config, const std::string& path) const override {
     ConfigReader cfg(config, path);

@@ -10,13 +10,7 @@ namespace {
 
 class Qwen2Family : public Family {
  public:
-  std::string name() const override { return "qwen2"; }
-  std::vector<std::string> model_types() const override { return {"qwen2"}; }
-  std::vector<std::string> architectures() const override { return {"Qwen2ForCausalLM"}; }
-  const TensorNaming& naming() const override {
-    static const TensorNaming n = llama_style_naming();
-    return n;
-  }
+  Qwen2Family() : Family("qwen2", {"qwen2"}, {"Qwen2ForCausalLM"}, llama_style_naming()) {}
 
   ModelSpec config_to_spec(const json& config, const std::string& path) const override {
     ConfigReader cfg(config, path);

@@ -7,6 +7,19 @@
 #include "tokenizer/unicode.h"
 
 namespace llmprune::tok {
+
+AddedToken added_token_from_json(const nlohmann::json& t, TokenId id) {
+  AddedToken a;
+  a.id = id;
+  a.content = t.at("content").get<std::string>();
+  a.special = t.value("special", false);
+  a.lstrip = t.value("lstrip", false);
+  a.rstrip = t.value("rstrip", false);
+  a.single_word = t.value("single_word", false);
+  a.normalized = t.value("normalized", !a.special);
+  return a;
+}
+
 namespace {
 
 // Last / first code point of a string (s non-empty, valid UTF-8).

@@ -3,6 +3,8 @@
 // non-normalized tokens matched on the raw text and normalized ones after normalization.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +22,11 @@ struct AddedToken {
   TokenId id = 0;
   bool special = false, lstrip = false, rstrip = false, single_word = false, normalized = false;
 };
+
+// An added-token object as tokenizer.json's "added_tokens" and tokenizer_config.json's
+// "added_tokens_decoder" write it ({"content", "special", "lstrip", ...}; "normalized"
+// defaults to !special as in HF). Throws nlohmann's exceptions on missing/mistyped keys.
+AddedToken added_token_from_json(const nlohmann::json& t, TokenId id);
 
 // A part of a text: either plain text [start, end) or an added token's id.
 struct Segment {

@@ -29,15 +29,7 @@ HfTokenizer::HfTokenizer(const std::string& path, const TokenizerConfig& cfg) : 
 
   try {
     for (const auto& t : j.value("added_tokens", json::array())) {
-      AddedToken a;
-      a.id = t.at("id").get<TokenId>();
-      a.content = t.at("content").get<std::string>();
-      a.special = t.value("special", false);
-      a.lstrip = t.value("lstrip", false);
-      a.rstrip = t.value("rstrip", false);
-      a.single_word = t.value("single_word", false);
-      a.normalized = t.value("normalized", !a.special);
-      added_.add(a);
+      added_.add(added_token_from_json(t, t.at("id").get<TokenId>()));
     }
   } catch (const json::exception& e) {
     throw bad_input("[tokenizer] malformed added_tokens in ", path, ": ", e.what());

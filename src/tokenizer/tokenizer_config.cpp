@@ -62,15 +62,8 @@ TokenizerConfig read_tokenizer_config(const std::string& dir) {
       if (j.contains("added_tokens_decoder") && j["added_tokens_decoder"].is_object()) {
         for (auto it = j["added_tokens_decoder"].begin(); it != j["added_tokens_decoder"].end(); ++it) {
           const json& t = it.value();
-          AddedToken a;
-          a.id = static_cast<TokenId>(std::stol(it.key()));
-          a.content = t.at("content").get<std::string>();
-          a.special = t.value("special", false);
-          a.lstrip = t.value("lstrip", false);
-          a.rstrip = t.value("rstrip", false);
-          a.single_word = t.value("single_word", false);
-          a.normalized = t.value("normalized", !a.special);
-          cfg.added_tokens_decoder.push_back(a);
+          cfg.added_tokens_decoder.push_back(
+              added_token_from_json(t, static_cast<TokenId>(std::stol(it.key()))));
         }
       }
     } catch (const std::exception& e) {
