@@ -1,6 +1,8 @@
 // Test support (see assets.h).
 #include "support/assets.h"
 
+#include "util/error.h"
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +48,16 @@ std::string temp_dir(const std::string& tag) {
   fs::path p = fs::path(root.path) / (tag + "-" + std::to_string(counter++));
   fs::create_directories(p);
   return p.string();
+}
+
+std::string bad_input_message(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.exit_code(), 2) << e.what();
+    return e.what();
+  }
+  return "";
 }
 
 CommandResult run_llmprune(const std::string& args) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
 #include <string>
 
 namespace llmprune::test {
@@ -18,6 +19,10 @@ std::string asset(const std::string& rel);
 bool running_in_ci();
 // A fresh empty temporary folder, removed at process exit.
 std::string temp_dir(const std::string& tag);
+
+// The message of the llmprune::Error that `f` throws ("" when it throws none); also checks
+// that the error is bad input (exit code 2).
+std::string bad_input_message(const std::function<void()>& f);
 
 struct CommandResult {
   int exit_code;

@@ -2,6 +2,8 @@
 // validation (on shape maps, no files) and prune-group coverage.
 #include <gtest/gtest.h>
 
+#include "support/assets.h"
+
 #include <map>
 
 #include "arch/checkpoint_check.h"
@@ -23,15 +25,6 @@ json llama_config() {
     "attention_bias": false, "tie_word_embeddings": true, "bos_token_id": 1, "eos_token_id": 2})");
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.exit_code(), 2) << e.what();
-    return e.what();
-  }
-  return "<no error>";
-}
 
 ShapeMap shapes_of(const Family& f, const ModelSpec& spec) {
   ShapeMap m;
@@ -55,7 +48,7 @@ TEST(Registry, UnknownModelTypeListsSupportedFamilies) {
   json c = llama_config();
   c["model_type"] = "gpt2";
   c["architectures"] = {"GPT2LMHeadModel"};
-  std::string e = error_of([&] { detect_family(c, "x/config.json"); });
+  std::string e = test::bad_input_message([&] { detect_family(c, "x/config.json"); });
   EXPECT_NE(e.find("unknown model_type 'gpt2'"), std::string::npos) << e;
   EXPECT_NE(e.find("supported: llama, mistral, qwen2, phi3"), std::string::npos) << e;
   EXPECT_NE(e.find("x/config.json"), std::string::npos) << e;
@@ -64,10 +57,10 @@ TEST(Registry, UnknownModelTypeListsSupportedFamilies) {
 TEST(Registry, ModelTypeDisagreeingWithArchitecturesIsRefused) {
   json c = llama_config();
   c["architectures"] = {"Qwen2ForCausalLM"};
-  std::string e = error_of([&] { detect_family(c, "config.json"); });
+  std::string e = test::bad_input_message([&] { detect_family(c, "config.json"); });
   EXPECT_NE(e.find("disagrees with architectures [Qwen2ForCausalLM]"), std::string::npos) << e;
   c["architectures"] = {"LlamaForSequenceClassification"};
-  e = error_of([&] { detect_family(c, "config.json"); });
+  e = test::bad_input_message([&] { detect_family(c, "config.json"); });
   EXPECT_NE(e.find("unsupported architecture 'LlamaForSequenceClassification'"),
             std::string::npos)
       << e;
@@ -93,7 +86,7 @@ TEST(ConfigAdapter, LlamaDefaultsFollowTransformers) {
 TEST(ConfigAdapter, UnsupportedRopeScalingIsNamed) {
   json c = llama_config();
   c["rope_scaling"] = {{"type", "longrope"}, {"factor", 2.0}};
-  std::string e = error_of([&] { spec_from_config(llama_family(), c, "config.json"); });
+  std::string e = test::bad_input_message([&] { spec_from_config(llama_family(), c, "config.json"); });
   EXPECT_NE(e.find("unsupported rope_scaling type 'longrope'"), std::string::npos) << e;
   c["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
                        {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
@@ -152,7 +145,7 @@ TEST(LlmpruneBlock, HeterogeneousLayersRoundTrip) {
   EXPECT_EQ(shapes_of(llama_family(), again), shapes_of(llama_family(), s));
   // Wrong layer count is named.
   c["num_hidden_layers"] = 2;
-  std::string e = error_of([&] { spec_from_config(llama_family(), c, "c"); });
+  std::string e = test::bad_input_message([&] { spec_from_config(llama_family(), c, "c"); });
   EXPECT_NE(e.find("llmprune.layers must list num_hidden_layers = 2 entries, got 3"),
             std::string::npos)
       << e;
@@ -164,7 +157,7 @@ TEST(Validation, Qwen2CheckpointClaimingLlamaIsRefusedNamingTheBiases) {
   c["architectures"] = {"Qwen2ForCausalLM"};
   ShapeMap qwen = shapes_of(qwen2_family(), spec_from_config(qwen2_family(), c, "c"));
   ModelSpec as_llama = spec_from_config(llama_family(), llama_config(), "c");
-  std::string e = error_of([&] { validate_tensor_set(llama_family(), as_llama, qwen, "[model] d"); });
+  std::string e = test::bad_input_message([&] { validate_tensor_set(llama_family(), as_llama, qwen, "[model] d"); });
   EXPECT_NE(e.find("checkpoint claims llama but has tensors "
                    "model.layers.0.self_attn.q_proj.bias, model.layers.0.self_attn.k_proj.bias, "
                    "model.layers.0.self_attn.v_proj.bias, ... (6 in all)"),
@@ -178,7 +171,7 @@ TEST(Validation, QProjRowsDisagreeingWithHeadsNameLayerAndShapes) {
   ModelSpec s = spec_from_config(llama_family(), llama_config(), "c");
   ShapeMap m = shapes_of(llama_family(), s);
   m["model.layers.1.self_attn.q_proj.weight"] = {48, 64};
-  std::string e = error_of([&] { validate_tensor_set(llama_family(), s, m, "[model] d"); });
+  std::string e = test::bad_input_message([&] { validate_tensor_set(llama_family(), s, m, "[model] d"); });
   EXPECT_NE(e.find("layer 1: model.layers.1.self_attn.q_proj.weight has shape [48, 64] but "
                    "the config needs [64, 64] (num_attention_heads 8 x head_dim 8 = 64 rows; "
                    "the weights imply 6 query heads of head_dim 8)"),
@@ -190,11 +183,11 @@ TEST(Validation, MissingAndUnexpectedTensorsAreNamed) {
   ModelSpec s = spec_from_config(llama_family(), llama_config(), "c");
   ShapeMap m = shapes_of(llama_family(), s);
   m.erase("model.layers.1.mlp.down_proj.weight");
-  std::string e = error_of([&] { validate_tensor_set(llama_family(), s, m, "[model] d"); });
+  std::string e = test::bad_input_message([&] { validate_tensor_set(llama_family(), s, m, "[model] d"); });
   EXPECT_NE(e.find("missing tensor model.layers.1.mlp.down_proj.weight"), std::string::npos) << e;
   m = shapes_of(llama_family(), s);
   m["model.layers.7.mlp.extra.weight"] = {3};
-  e = error_of([&] { validate_tensor_set(llama_family(), s, m, "[model] d"); });
+  e = test::bad_input_message([&] { validate_tensor_set(llama_family(), s, m, "[model] d"); });
   EXPECT_NE(e.find("unexpected tensor model.layers.7.mlp.extra.weight"), std::string::npos) << e;
   // A tied checkpoint may still carry lm_head.weight: accepted, reported.
   m = shapes_of(llama_family(), s);

@@ -33,15 +33,6 @@ SyntheticOptions tiny(uint64_t seed = 1) {
   return o;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.exit_code(), 2) << e.what();
-    return e.what();
-  }
-  return "<no error>";
-}
 
 torch::Tensor random_ids(int64_t B, int64_t T, int64_t vocab, uint64_t seed) {
   torch::manual_seed(seed);
@@ -224,17 +215,17 @@ TEST(HeterogeneousModel, LoadsFromLlmpruneBlock) {
 }
 
 TEST(BadInput, MissingDirectoryConfigOrWeights) {
-  std::string e = error_of([] { CausalLM::load("/nonexistent/model"); });
+  std::string e = test::bad_input_message([] { CausalLM::load("/nonexistent/model"); });
   EXPECT_NE(e.find("/nonexistent/model: no such directory"), std::string::npos) << e;
   const std::string dir = test::temp_dir("bad") + "/m";
   make_test_model("llama", dir, tiny());
   const std::string no_cfg = test::temp_dir("nocfg");
   std::filesystem::copy(dir + "/model.safetensors", no_cfg + "/model.safetensors");
-  e = error_of([&] { CausalLM::load(no_cfg); });
+  e = test::bad_input_message([&] { CausalLM::load(no_cfg); });
   EXPECT_NE(e.find("no config.json"), std::string::npos) << e;
   const std::string no_w = test::temp_dir("now");
   std::filesystem::copy(dir + "/config.json", no_w + "/config.json");
-  e = error_of([&] { CausalLM::load(no_w); });
+  e = test::bad_input_message([&] { CausalLM::load(no_w); });
   EXPECT_NE(e.find("no weights"), std::string::npos) << e;
 }
 
@@ -245,7 +236,7 @@ TEST(BadInput, UnknownModelTypeListsFamilies) {
   c["model_type"] = "falcon";
   c["architectures"] = {"FalconForCausalLM"};
   write_config(dir, c);
-  std::string e = error_of([&] { CausalLM::load(dir); });
+  std::string e = test::bad_input_message([&] { CausalLM::load(dir); });
   EXPECT_NE(e.find("unknown model_type 'falcon'"), std::string::npos) << e;
   EXPECT_NE(e.find("supported: llama, mistral, qwen2, phi3"), std::string::npos) << e;
 }
@@ -257,7 +248,7 @@ TEST(BadInput, Qwen2CheckpointClaimingLlamaIsRefused) {
   c["model_type"] = "llama";
   c["architectures"] = {"LlamaForCausalLM"};
   write_config(dir, c);
-  std::string e = error_of([&] { CausalLM::load(dir); });
+  std::string e = test::bad_input_message([&] { CausalLM::load(dir); });
   EXPECT_NE(e.find("checkpoint claims llama but has tensors model.layers.0.self_attn.q_proj.bias"),
             std::string::npos)
       << e;
@@ -271,7 +262,7 @@ TEST(BadInput, HeadCountsDisagreeingWithWeights) {
   c["num_attention_heads"] = 2;
   c["num_key_value_heads"] = 2;
   write_config(dir, c);
-  std::string e = error_of([&] { CausalLM::load(dir); });
+  std::string e = test::bad_input_message([&] { CausalLM::load(dir); });
   EXPECT_NE(e.find("layer 0: model.layers.0.self_attn.q_proj.weight has shape [32, 32] but the "
                    "config needs [16, 32]"),
             std::string::npos)
@@ -294,14 +285,14 @@ TEST(BadInput, MissingUnexpectedAndNonFiniteTensors) {
     if (n != "model.layers.2.mlp.up_proj.weight") missing.emplace_back(n, t);
   std::string d1 = test::temp_dir("mis1") + "/m";
   save_checkpoint(d1, config, missing);
-  std::string e = error_of([&] { CausalLM::load(d1); });
+  std::string e = test::bad_input_message([&] { CausalLM::load(d1); });
   EXPECT_NE(e.find("missing tensor model.layers.2.mlp.up_proj.weight"), std::string::npos) << e;
 
   NamedTensors extra = all();
   extra.emplace_back("model.layers.0.self_attn.rotary_emb.inv_freq", torch::ones({4}));
   std::string d2 = test::temp_dir("mis2") + "/m";
   save_checkpoint(d2, config, extra);
-  e = error_of([&] { CausalLM::load(d2); });
+  e = test::bad_input_message([&] { CausalLM::load(d2); });
   EXPECT_NE(e.find("unexpected tensor model.layers.0.self_attn.rotary_emb.inv_freq"),
             std::string::npos)
       << e;
@@ -324,11 +315,11 @@ TEST(BadInput, RuntimeOptions) {
   make_test_model("llama", dir, tiny());
   LoadOptions o;
   o.dtype = "int8";
-  std::string e = error_of([&] { CausalLM::load(dir, o); });
+  std::string e = test::bad_input_message([&] { CausalLM::load(dir, o); });
   EXPECT_NE(e.find("unsupported compute dtype 'int8'"), std::string::npos) << e;
   o.dtype = "f32";
   o.device = "tpu";
-  e = error_of([&] { CausalLM::load(dir, o); });
+  e = test::bad_input_message([&] { CausalLM::load(dir, o); });
   EXPECT_NE(e.find("unknown device 'tpu'"), std::string::npos) << e;
 }
 

@@ -53,17 +53,6 @@ std::unique_ptr<Tokenizer> load(const json& tokenizer, const json& config = json
   return Tokenizer::from_dir(write_dir("tok", tokenizer, config));
 }
 
-// The error message of `f`, "" when it does not throw llmprune::Error.
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.exit_code(), 2) << e.what();
-    return e.what();
-  }
-  return "";
-}
 
 TEST(Tokenizer, BpeMergesAndTemplate) {
   auto tk = load(make_spm_style());
@@ -184,31 +173,31 @@ TEST(Tokenizer, StreamDecoderHoldsIncompleteCharacters) {
 
 TEST(Tokenizer, InvalidUtf8InputIsAnErrorWithOffset) {
   auto tk = load(make_spm_style());
-  EXPECT_EQ(error_of([&] { tk->encode(std::string("ab\xFF") + "c"); }),
+  EXPECT_EQ(test::bad_input_message([&] { tk->encode(std::string("ab\xFF") + "c"); }),
             "[tokenizer] input text is not valid UTF-8: byte 0xff at offset 2");
   // A truncated sequence at the end and an overlong encoding are invalid too.
-  EXPECT_NE(error_of([&] { tk->encode("a\xC3"); }).find("offset 1"), std::string::npos);
-  EXPECT_NE(error_of([&] { tk->encode("\xC0\xAF"); }).find("offset 0"), std::string::npos);
+  EXPECT_NE(test::bad_input_message([&] { tk->encode("a\xC3"); }).find("offset 1"), std::string::npos);
+  EXPECT_NE(test::bad_input_message([&] { tk->encode("\xC0\xAF"); }).find("offset 0"), std::string::npos);
 }
 
 TEST(Tokenizer, BadIdsAreErrors) {
   auto tk = load(make_spm_style());
-  EXPECT_NE(error_of([&] { tk->decode({1, 99}); }).find("cannot decode token id 99"), std::string::npos);
-  EXPECT_NE(error_of([&] { tk->id_to_token(-1); }).find("token id -1 is out of range"), std::string::npos);
+  EXPECT_NE(test::bad_input_message([&] { tk->decode({1, 99}); }).find("cannot decode token id 99"), std::string::npos);
+  EXPECT_NE(test::bad_input_message([&] { tk->id_to_token(-1); }).find("token id -1 is out of range"), std::string::npos);
 }
 
 TEST(TokenizerBadInput, MissingFolderOrFiles) {
-  EXPECT_NE(error_of([] { Tokenizer::from_dir("/nonexistent/llmprune"); }).find("does not exist"),
+  EXPECT_NE(test::bad_input_message([] { Tokenizer::from_dir("/nonexistent/llmprune"); }).find("does not exist"),
             std::string::npos);
   std::string empty = test::temp_dir("empty");
-  EXPECT_EQ(error_of([&] { Tokenizer::from_dir(empty); }),
+  EXPECT_EQ(test::bad_input_message([&] { Tokenizer::from_dir(empty); }),
             "[tokenizer] " + empty + " has no tokenizer.json or tokenizer.model");
 }
 
 TEST(TokenizerBadInput, MalformedJson) {
   std::string dir = test::temp_dir("malformed");
   std::ofstream(dir + "/tokenizer.json") << R"({"model": {"type": "BPE", "vocab": {)";
-  std::string err = error_of([&] { Tokenizer::from_dir(dir); });
+  std::string err = test::bad_input_message([&] { Tokenizer::from_dir(dir); });
   EXPECT_NE(err.find("malformed JSON in " + dir + "/tokenizer.json"), std::string::npos) << err;
 }
 
@@ -216,41 +205,41 @@ TEST(TokenizerBadInput, UnknownComponentTypesAreNamed) {
   json j = make_spm_style();
   j["pre_tokenizer"] = {{"type", "X"}};
   std::string dir = write_dir("unknown", j);
-  EXPECT_EQ(error_of([&] { Tokenizer::from_dir(dir); }),
+  EXPECT_EQ(test::bad_input_message([&] { Tokenizer::from_dir(dir); }),
             "[tokenizer] unsupported pre_tokenizer type 'X' in " + dir + "/tokenizer.json");
   j = make_spm_style();
   j["model"]["type"] = "Unigram";
-  EXPECT_NE(error_of([&] { load(j); }).find("unsupported model type 'Unigram'"), std::string::npos);
+  EXPECT_NE(test::bad_input_message([&] { load(j); }).find("unsupported model type 'Unigram'"), std::string::npos);
   j = make_spm_style();
   j["post_processor"] = {{"type", "Mystery"}};
-  EXPECT_NE(error_of([&] { load(j); }).find("unsupported post_processor type 'Mystery'"), std::string::npos);
+  EXPECT_NE(test::bad_input_message([&] { load(j); }).find("unsupported post_processor type 'Mystery'"), std::string::npos);
 }
 
 TEST(TokenizerBadInput, BrokenModelFields) {
   json j = make_spm_style();
   j["model"]["merges"] = json::array({"a b c"});
-  EXPECT_NE(error_of([&] { load(j); }).find("merge 0 'a b c' is not two tokens"), std::string::npos);
+  EXPECT_NE(test::bad_input_message([&] { load(j); }).find("merge 0 'a b c' is not two tokens"), std::string::npos);
   j["model"]["merges"] = json::array({"a z"});
-  EXPECT_NE(error_of([&] { load(j); }).find("uses a token missing from the vocab"), std::string::npos);
+  EXPECT_NE(test::bad_input_message([&] { load(j); }).find("uses a token missing from the vocab"), std::string::npos);
   j = make_spm_style();
   j["model"]["unk_token"] = "<nope>";
-  EXPECT_NE(error_of([&] { load(j); }).find("unk_token '<nope>' is not in the vocab"), std::string::npos);
+  EXPECT_NE(test::bad_input_message([&] { load(j); }).find("unk_token '<nope>' is not in the vocab"), std::string::npos);
 }
 
 TEST(TokenizerBadInput, NotASentencePieceModel) {
   // A tiktoken-style text file named tokenizer.model (as Llama-3 ships) is rejected clearly.
   std::string dir = test::temp_dir("tiktoken");
   std::ofstream(dir + "/tokenizer.model") << "IQ== 0\nIg== 1\n";
-  std::string err = error_of([&] { Tokenizer::from_dir(dir); });
+  std::string err = test::bad_input_message([&] { Tokenizer::from_dir(dir); });
   EXPECT_NE(err.find("is not a SentencePiece model"), std::string::npos) << err;
 }
 
 TEST(TokenizerSource, ExplicitChoiceNeedsTheFile) {
   std::string dir = write_dir("json-only", make_spm_style());
-  EXPECT_NE(error_of([&] { tok::load_tokenizer(dir, tok::TokenizerSource::kSentencePiece); })
+  EXPECT_NE(test::bad_input_message([&] { tok::load_tokenizer(dir, tok::TokenizerSource::kSentencePiece); })
                 .find("tokenizer.model does not exist"),
             std::string::npos);
-  EXPECT_NE(error_of([] { tok::parse_tokenizer_source("xml"); }).find("unknown tokenizer source"),
+  EXPECT_NE(test::bad_input_message([] { tok::parse_tokenizer_source("xml"); }).find("unknown tokenizer source"),
             std::string::npos);
 }
 
