@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "model/nll.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/timer.h"
@@ -25,22 +26,10 @@ json PerplexityResult::to_json() const {
 }
 
 namespace {
-// Positions projected through lm_head at once: bounds the [B, chunk, vocab] logits block
-// (a 128k vocabulary at 2048 positions would otherwise need 1 GiB per window in fp32).
-constexpr int64_t kLogitChunk = 512;
-
 // Each window's NLL of tokens 1..L-1 (natural log, summed in double). ids: [B, L].
 std::vector<double> window_nlls(CausalLM& model, const torch::Tensor& ids) {
-  const int64_t len = ids.size(1);
-  auto hidden = model.forward_hidden(ids);                          // [B, L, hidden]
-  auto targets = ids.narrow(1, 1, len - 1).to(hidden.device());     // [B, L-1]
-  auto total = torch::zeros({ids.size(0)}, torch::kDouble);
-  for (int64_t s = 0; s < len - 1; s += kLogitChunk) {
-    int64_t n = std::min(kLogitChunk, len - 1 - s);
-    auto logits = model.lm_head(hidden.narrow(1, s, n)).to(torch::kFloat);  // [B, n, V]
-    auto logp = torch::log_softmax(logits, -1).gather(-1, targets.narrow(1, s, n).unsqueeze(-1));
-    total += (-logp).squeeze(-1).to(torch::kDouble).sum(1).cpu();
-  }
+  auto total = window_nll(model.forward_hidden(ids), ids,
+                          [&](const torch::Tensor& h) { return model.lm_head(h); });
   return std::vector<double>(total.data_ptr<double>(), total.data_ptr<double>() + total.numel());
 }
 }  // namespace

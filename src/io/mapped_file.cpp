@@ -39,6 +39,15 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
   ::close(fd);  // the mapping keeps the file alive
 }
 
+void MappedFile::release(uint64_t begin, uint64_t end) const {
+  if (!data_ || end <= begin) return;
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  // Only pages wholly inside the range: neighbours may still be in use by another tensor.
+  const uint64_t first = (begin + page - 1) / page * page, last = end / page * page;
+  if (last > first)
+    ::madvise(const_cast<uint8_t*>(data_) + first, last - first, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
 }

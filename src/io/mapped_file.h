@@ -19,6 +19,9 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  // Drop the pages covering [begin, end) from this process's resident set (the whole pages
+  // inside the range; the data is read again from the page cache or disk if touched).
+  void release(uint64_t begin, uint64_t end) const;
 
  private:
   std::string path_;

@@ -176,7 +176,7 @@ const TensorEntry& TensorStore::entry(const std::string& name) const {
   return it->second;
 }
 
-torch::Tensor TensorStore::load(const std::string& name) const {
+torch::Tensor TensorStore::load(const std::string& name, bool release) const {
   const TensorEntry& e = entry(name);
   const MappedFile& file = *files_.at(e.file);
   uint64_t start = data_start_.at(e.file) + e.begin;
@@ -184,6 +184,7 @@ torch::Tensor TensorStore::load(const std::string& name) const {
                   " outside its validated file ", e.file);
   torch::Tensor t = torch::empty(e.shape, torch::TensorOptions().dtype(to_torch(e.dtype)));
   if (e.end > e.begin) std::memcpy(t.data_ptr(), file.data() + start, e.end - e.begin);
+  if (release) file.release(start, start + (e.end - e.begin));
   return t;
 }
 

@@ -45,7 +45,9 @@ class TensorStore {
   bool contains(const std::string& name) const;
   const TensorEntry& entry(const std::string& name) const;  // bad_input if missing
   // A tensor with the stored dtype and shape, owning its memory (copied out of the map).
-  torch::Tensor load(const std::string& name) const;
+  // `release`: afterwards drop the mapped pages it came from from this process (they stay in
+  // the page cache), so streaming through a large checkpoint keeps the resident set small.
+  torch::Tensor load(const std::string& name, bool release = false) const;
   // Sum of tensor bytes.
   uint64_t total_bytes() const;
   // The __metadata__ of the first file (may be empty).
@@ -68,10 +70,53 @@ struct SafetensorsWriteOptions {
   std::string prefix = "model";        // model.safetensors / model-00001-of-00003.safetensors
 };
 
+// A tensor declared before its data exists (the streaming writer's header is made from these).
+struct TensorDecl {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  uint64_t bytes() const;
+};
+
+struct WrittenFile {
+  std::string name;    // file name inside the folder
+  uint64_t bytes = 0;
+  std::string sha256;  // of the whole file, computed while writing
+};
+
+// Streaming writer: headers are made from the declarations, then tensors are written one at
+// a time in order() (name order, shard after shard), so no more than one tensor needs to be
+// in memory. One file, or shards + "<prefix>.safetensors.index.json" when the declared bytes
+// exceed max_shard_bytes (a tensor larger than the limit gets a shard of its own). Not atomic
+// by itself: callers write into a folder made by write_dir_atomic (util/fs.h).
+class SafetensorsStreamWriter {
+ public:
+  SafetensorsStreamWriter(std::string dir, std::vector<TensorDecl> decls,
+                          const SafetensorsWriteOptions& opts = {});
+  ~SafetensorsStreamWriter();
+  const std::vector<std::string>& order() const { return order_; }
+  // The next tensor of order(): its dtype and shape must match the declaration.
+  void write(const std::string& name, const torch::Tensor& tensor);
+  // After the last write: closes the files, writes the index; the files written (the index
+  // last, when sharded).
+  std::vector<WrittenFile> finish();
+
+ private:
+  struct Shard;
+  void open_next_shard();
+  std::string dir_;
+  SafetensorsWriteOptions opts_;
+  std::vector<TensorDecl> decls_;  // sorted by name
+  std::vector<Shard> shards_;
+  std::vector<std::string> order_;
+  size_t next_ = 0, shard_ = 0;
+  struct Open;
+  std::unique_ptr<Open> open_;
+  std::vector<WrittenFile> written_;
+};
+
 // Write `tensors` (contiguous copies are made as needed; dtypes F32/F16/BF16) into the
-// existing folder `dir`: one file, or shards + "<prefix>.safetensors.index.json" when
-// they exceed max_shard_bytes. Not atomic by itself: callers write into a folder made by
-// write_dir_atomic (util/fs.h). Returns the file names written.
+// existing folder `dir` through SafetensorsStreamWriter. Returns the file names written.
 std::vector<std::string> write_safetensors(const std::string& dir, const NamedTensors& tensors,
                                            const SafetensorsWriteOptions& opts = {});
 

@@ -16,16 +16,16 @@ DecoderLayerImpl::DecoderLayerImpl(int64_t index, const LayerSpec& spec, int64_t
 }
 
 torch::Tensor DecoderLayerImpl::forward(torch::Tensor x, const RopeTable* rope, KVSlot* slot,
-                                        const ForwardHook* hook) const {
+                                        const ForwardHook* hook, SubBlockMask mask) const {
   auto fire = [&](HookPoint p, const torch::Tensor& t) {
     if (hook && *hook) (*hook)(p, index_, t);
   };
   fire(HookPoint::kLayerInput, x);
   fire(HookPoint::kAttnInput, x);
-  if (attn_) x = x + attn_->forward(attn_norm_->forward(x), *rope, slot);
+  if (attn_ && mask.attn) x = x + attn_->forward(attn_norm_->forward(x), *rope, slot);
   fire(HookPoint::kAttnOutput, x);
   fire(HookPoint::kMlpInput, x);
-  if (mlp_) x = x + mlp_->forward(mlp_norm_->forward(x));
+  if (mlp_ && mask.mlp) x = x + mlp_->forward(mlp_norm_->forward(x));
   fire(HookPoint::kMlpOutput, x);
   fire(HookPoint::kLayerOutput, x);
   return x;

@@ -13,13 +13,20 @@
 
 namespace llmprune {
 
+// Which sub-blocks of a layer run (calibration and SLEB evaluate a model with some skipped,
+// without rebuilding it). A skipped sub-block is the same residual pass-through as a removed one.
+struct SubBlockMask {
+  bool attn = true;
+  bool mlp = true;
+};
+
 class DecoderLayerImpl : public torch::nn::Module {
  public:
   DecoderLayerImpl(int64_t index, const LayerSpec& spec, int64_t hidden, double eps,
                    const TensorNaming& names, const torch::TensorOptions& opts);
   // rope: table for this layer's head_dim (ignored without attention).
   torch::Tensor forward(torch::Tensor x, const RopeTable* rope, KVSlot* slot,
-                        const ForwardHook* hook) const;
+                        const ForwardHook* hook, SubBlockMask mask = {}) const;
   const LayerSpec& spec() const { return spec_; }
 
  private:

@@ -43,6 +43,25 @@ void add_report_option(CLI::App* cmd, std::string& path) {
       ->type_name("FILE");
 }
 
+namespace {
+std::string& command_line_storage() {
+  static std::string s;
+  return s;
+}
+}  // namespace
+
+void set_command_line(int argc, char** argv) {
+  std::string& s = command_line_storage();
+  s.clear();
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    const bool plain = !a.empty() && a.find_first_of(" \t'\"\\$`") == std::string::npos;
+    s += (i ? " " : "") + (plain ? a : "'" + a + "'");
+  }
+}
+
+const std::string& command_line() { return command_line_storage(); }
+
 void write_report(const std::string& path, const json& report) {
   if (path.empty()) return;
   write_json_file(path, report);

@@ -39,6 +39,9 @@ void add_model_option(CLI::App* cmd, std::string& dir);
 void add_runtime_options(CLI::App* cmd, RuntimeOptions& opts, bool with_dtype = true);
 // --report FILE: machine-readable JSON report of the run.
 void add_report_option(CLI::App* cmd, std::string& path);
+// The command line as typed (for manifests), recorded by main.
+void set_command_line(int argc, char** argv);
+const std::string& command_line();
 // Write `report` to `path` atomically when path is non-empty.
 void write_report(const std::string& path, const json& report);
 

@@ -22,6 +22,10 @@ int main(int argc, char** argv) {
   std::map<std::string, CLI::App*> groups;
   groups["bench"] = app.add_subcommand("bench", "performance benchmarks (see docs/benchmarks.md)");
   groups["bench"]->require_subcommand(1);
+  groups["prune"] = app.add_subcommand(
+      "prune", "structured pruning: depth (layers, attention / MLP sub-blocks)");
+  groups["prune"]->require_subcommand(1);
+  cli::set_command_line(argc, argv);
 
   auto commands = cli::registered_commands();
   std::stable_sort(commands.begin(), commands.end(),

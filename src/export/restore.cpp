@@ -1,0 +1,192 @@
+// Restoring bundles (see restore.h).
+#include "export/restore.h"
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "apply/depth_apply.h"
+#include "arch/checkpoint_check.h"
+#include "arch/registry.h"
+#include "export/config_patch.h"
+#include "export/depth_export.h"
+#include "io/safetensors.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+namespace llmprune {
+namespace fs = std::filesystem;
+
+namespace {
+
+const json& field(const json& j, const char* key, const std::string& file) {
+  if (!j.is_object() || !j.contains(key))
+    throw bad_input("[restore] ", file, ": missing \"", key, "\"");
+  return j.at(key);
+}
+
+}  // namespace
+
+json restore_bundles(const RestoreOptions& o) {
+  LLMPRUNE_CHECK(!o.bundles.empty(), "[restore] give at least one --bundle");
+  const std::string map_path = join_path(o.model, "layers_map.json");
+  LLMPRUNE_CHECK(path_exists(map_path), "[restore] ", o.model,
+                 " has no layers_map.json: not a model written by `llmprune prune depth`");
+  const json map = read_json_file(map_path);
+  const std::string manifest_sha = field(map, "manifest_sha256", map_path).get<std::string>();
+  const CheckpointConfig a = read_checkpoint_config(o.model);
+  const std::string original_path = join_path(o.model, "original_config/config.json");
+  const json original = read_json_file(original_path);
+  const Family& family = detect_family(original, original_path);
+  const ModelSpec source = spec_from_config(family, original, original_path);
+  std::vector<std::string> outs = {o.out};
+  check_output_paths(o.model, outs);
+
+  // What the model has now: original layer -> (attn, mlp), and where its tensors are.
+  DepthState state;
+  state.attn.assign(static_cast<size_t>(source.n_layers()), false);
+  state.mlp = state.attn;
+  std::vector<int64_t> original_of;
+  for (const json& e : field(map, "layers", map_path)) {
+    const int64_t l = e.at("original").get<int64_t>();
+    LLMPRUNE_CHECK(l >= 0 && l < source.n_layers(), "[restore] ", map_path, ": original layer ", l,
+                   " outside the source's ", source.n_layers(), " layers");
+    state.attn[static_cast<size_t>(l)] = e.at("attn").get<bool>();
+    state.mlp[static_cast<size_t>(l)] = e.at("mlp").get<bool>();
+    original_of.push_back(l);
+  }
+  LLMPRUNE_CHECK(static_cast<int64_t>(original_of.size()) == a.spec.n_layers(), "[restore] ",
+                 map_path, " lists ", original_of.size(), " layers, the model has ",
+                 a.spec.n_layers());
+
+  const TensorStore a_store = TensorStore::open(o.model);
+  // Every tensor available, under its original name -> (store, name in that store).
+  std::map<std::string, std::pair<const TensorStore*, std::string>> available;
+  const TensorNaming& n = family.naming();
+  std::map<std::string, TensorInfo> a_table;
+  for (const TensorInfo& t : family.tensors(a.spec)) a_table.emplace(t.name, t);
+  for (const std::string& name : a_store.names()) {
+    auto it = a_table.find(name);
+    if (it == a_table.end() || it->second.layer < 0) {
+      available[name] = {&a_store, name};
+      continue;
+    }
+    const std::string prefix = n.layer_prefix(it->second.layer);
+    const std::string orig = n.layer_prefix(original_of[static_cast<size_t>(it->second.layer)]) +
+                             name.substr(prefix.size());
+    available[orig] = {&a_store, name};
+  }
+
+  std::vector<std::unique_ptr<TensorStore>> bundle_stores;  // one per layer file, stable addresses
+  json applied = json::array();
+  for (const std::string& dir : o.bundles) {
+    const std::string meta_path = join_path(dir, "bundle_meta.json");
+    LLMPRUNE_CHECK(path_exists(meta_path), "[restore] ", dir, " has no bundle_meta.json: not a bundle");
+    const json meta = read_json_file(meta_path);
+    const std::string their = field(meta, "manifest_sha256", meta_path).get<std::string>();
+    LLMPRUNE_CHECK(their == manifest_sha, "[restore] bundle ", dir, " was made from another model: "
+                   "its manifest hash ", their.substr(0, 12), "... does not match ", o.model,
+                   " (", manifest_sha.substr(0, 12), "...)");
+    for (const json& u : field(meta, "units", meta_path)) {
+      const int64_t l = u.at("original_layer").get<int64_t>();
+      bundle_stores.push_back(std::make_unique<TensorStore>(
+          TensorStore::open(join_path(dir, u.at("file").get<std::string>()))));
+      const TensorStore& st = *bundle_stores.back();
+      for (const std::string& name : st.names()) {
+        LLMPRUNE_CHECK(!available.count(name), "[restore] bundle ", dir, " (layer ", l,
+                       ") is already applied to ", o.model, " or given twice: tensor ", name,
+                       " is present");
+        available[name] = {&st, name};
+      }
+    }
+    applied.push_back({{"bundle", meta.value("bundle", "")}, {"dir", dir}});
+  }
+
+  // Sub-blocks present now follow from the tensors: a sub-block is back when its tensors are.
+  for (const TensorInfo& t : family.tensors(source)) {
+    if (t.layer < 0 || !available.count(t.name)) continue;
+    const bool attn = is_attention_role(t.role) || t.role == TensorRole::kAttnNorm;
+    (attn ? state.attn : state.mlp)[static_cast<size_t>(t.layer)] = true;
+  }
+  std::vector<int64_t> kept;
+  const ModelSpec spec = depth_spec(source, state, &kept);
+  std::map<int64_t, int64_t> new_index;
+  for (size_t i = 0; i < kept.size(); ++i) new_index[kept[i]] = static_cast<int64_t>(i);
+
+  // Output names from original names; every tensor of the new spec must be available.
+  std::map<std::string, TensorInfo> src_table;
+  for (const TensorInfo& t : family.tensors(source)) src_table.emplace(t.name, t);
+  std::map<const TensorStore*, std::vector<std::pair<std::string, std::string>>> by_store;
+  for (const auto& [orig, where] : available) {
+    auto it = src_table.find(orig);
+    std::string out_name = orig;
+    if (it != src_table.end() && it->second.layer >= 0) {
+      const std::string prefix = n.layer_prefix(it->second.layer);
+      out_name = n.layer_prefix(new_index.at(it->second.layer)) + orig.substr(prefix.size());
+    }
+    by_store[where.first].emplace_back(where.second, out_name);
+  }
+  ConfigPatch patch;
+  patch.kept_original = kept;
+  for (int64_t l : kept) {
+    if (source.layers[static_cast<size_t>(l)].attn && !state.attn[static_cast<size_t>(l)])
+      patch.dropped_attn.push_back(l);
+    if (source.layers[static_cast<size_t>(l)].mlp && !state.mlp[static_cast<size_t>(l)])
+      patch.dropped_mlp.push_back(l);
+  }
+  patch.torch_dtype = a.config.value("torch_dtype", "");
+  const json config = patch_config(original, family, spec, patch, join_path(o.out, "config.json"));
+
+  json report;
+  write_dir_atomic(o.out, o.overwrite, [&](const std::string& tmp) {
+    // One combined output: gather (store, source name, output name) then stream in name order.
+    std::vector<TensorDecl> decls;
+    std::map<std::string, std::pair<const TensorStore*, std::string>> from;
+    for (const auto& [store, names] : by_store)
+      for (const auto& [src, dst] : names) {
+        const TensorEntry& e = store->entry(src);
+        decls.push_back({dst, e.dtype, e.shape});
+        from[dst] = {store, src};
+      }
+    ShapeMap present;
+    for (const auto& d : decls) present[d.name] = d.shape;
+    validate_tensor_set(family, spec, present, "[restore] " + o.out);
+    SafetensorsWriteOptions wo;
+    wo.max_shard_bytes = source_shard_bytes(o.model, a_store);
+    SafetensorsStreamWriter writer(tmp, std::move(decls), wo);
+    for (const std::string& dst : writer.order()) {
+      const auto& [store, src] = from.at(dst);
+      writer.write(dst, store->load(src, /*release=*/true));
+    }
+    json files = json::array();
+    for (const auto& f : writer.finish())
+      files.push_back({{"file", f.name}, {"bytes", f.bytes}, {"sha256", f.sha256}});
+    write_json_file(join_path(tmp, "config.json"), config);
+    copy_tokenizer_files(o.model, tmp);
+    fs::create_directories(join_path(tmp, "original_config"));
+    write_file_atomic(join_path(tmp, "original_config/config.json"), read_file(original_path));
+    json layers = json::array();
+    for (size_t i = 0; i < kept.size(); ++i)
+      layers.push_back({{"layer", static_cast<int64_t>(i)}, {"original", kept[i]},
+                        {"attn", spec.layers[i].attn.has_value()}, {"mlp", spec.layers[i].mlp.has_value()}});
+    json new_map = map;
+    new_map["layers"] = layers;
+    for (const json& ap : applied) new_map["restored"].push_back(ap.at("bundle"));
+    write_json_file(join_path(tmp, "layers_map.json"), new_map);
+    report = {{"format", "llmprune-restore"},
+              {"llmprune_version", LLMPRUNE_VERSION},
+              {"from", o.model},
+              {"bundles", applied},
+              {"manifest_sha256", manifest_sha},
+              {"n_layers", spec.n_layers()},
+              {"source_layers", source.n_layers()},
+              {"weights", files}};
+    write_json_file(join_path(tmp, "manifest.json"), report);
+  });
+  log_info("restored ", o.out, ": ", spec.n_layers(), " of ", source.n_layers(), " layers");
+  return report;
+}
+
+}  // namespace llmprune

@@ -1,0 +1,55 @@
+// PrunePlan: what to remove and why, as plain data with a JSON round trip, so a plan can be
+// saved, read, edited by hand, diffed and applied later without recalibrating. Depth units
+// (whole layers, attention or MLP sub-blocks) name original layer indices.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "arch/model_spec.h"
+#include "util/json.h"
+
+namespace llmprune {
+
+enum class UnitKind { kLayer, kAttn, kMlp };
+const char* unit_kind_name(UnitKind k);  // "layer", "attn", "mlp"
+
+struct PruneUnit {
+  UnitKind kind = UnitKind::kLayer;
+  int64_t layer = 0;       // original layer index
+  double score = 0;        // the method's score when it was chosen (see `why`)
+  double priority = 0;     // restore priority: the bundle split puts the highest in B
+  std::string bundle;      // "B" (restored at stage AB) or "C" (restored at FULL)
+  std::string why;
+};
+
+// Which sub-blocks a model has left (index = original layer).
+struct DepthState {
+  std::vector<bool> attn, mlp;
+  static DepthState of(const ModelSpec& spec);
+  bool has_layer(int64_t l) const { return attn[static_cast<size_t>(l)] || mlp[static_cast<size_t>(l)]; }
+  int64_t n_layers() const { return static_cast<int64_t>(attn.size()); }
+  void remove(const PruneUnit& u);
+};
+
+struct PrunePlan {
+  static constexpr int kVersion = 1;
+  std::string kind = "depth";
+  std::string method;
+  std::string family;       // of the source model
+  int64_t source_layers = 0;
+  json params = json::object();  // every parameter of the run that made it
+  std::vector<PruneUnit> units;
+
+  json to_json() const;
+  // `where` names the file in errors.
+  static PrunePlan from_json(const json& j, const std::string& where);
+  // bad_input (naming `where`) when a unit names a layer or sub-block the spec does not have,
+  // a unit appears twice, or nothing would be left.
+  void validate(const ModelSpec& spec, const std::string& where) const;
+  // The sub-blocks left after removing every unit.
+  DepthState result(const ModelSpec& spec) const;
+};
+
+}  // namespace llmprune

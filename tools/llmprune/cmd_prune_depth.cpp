@@ -1,0 +1,110 @@
+// `llmprune prune depth`: remove whole layers or attention / MLP sub-blocks chosen on
+// calibration text, keep what was removed as restorable bundles (src/prune/depth_job.h).
+#include "command.h"
+#include "prune/depth_job.h"
+#include "runtime.h"
+#include "util/error.h"
+
+namespace llmprune::cli {
+namespace {
+
+struct PruneDepthCli {
+  DepthJobOptions job;
+  RuntimeOptions runtime;
+  std::string report;
+  int64_t n_drop = -1;
+  std::string split_policy = "half";
+};
+
+}  // namespace
+
+LLMPRUNE_COMMAND("prune", 10) {
+  auto o = std::make_shared<PruneDepthCli>();
+  CLI::App* cmd = app.add_subcommand(
+      "depth", "remove layers or attention/MLP sub-blocks; keep them as restorable bundles");
+  cmd->footer(
+      "Methods (--method):\n"
+      "  angular          the block of n consecutive layers whose input and output hidden states\n"
+      "                   are closest: min over l of d(l, n) = mean arccos(cos(x_l, x_{l+n})) / pi\n"
+      "                   (Gromov et al. 2024), x_l the hidden state entering layer l\n"
+      "  block-influence  the n layers of lowest BI = 1 - mean cos(layer input, output) (ShortGPT);\n"
+      "                   --iterative re-runs calibration after each removal\n"
+      "  attn-drop, mlp-drop, joint   attention / MLP / both kinds of sub-block ranked by\n"
+      "                   1 - mean cos(input, input + module(input)) (LLM-Drop); n counts sub-blocks\n"
+      "  sleb             remove, one at a time, the layer (--unit block) or sub-block (--unit\n"
+      "                   sub-block, BlockPruner) whose removal gives the lowest calibration PPL\n\n"
+      "Token positions (--token-pos): auto = the papers' choices: the last token of each window\n"
+      "for the angular distance, all tokens for BI and sub-block similarity; last or all force one.\n\n"
+      "Calibration windows: the dataset text is tokenized once (BOS rule once at the start);\n"
+      "offset i = draw i of mt19937_64(--seed) mod (tokens - seqlen + 1); windows may overlap;\n"
+      "min(--nsamples, --batch-size x --max-batches) windows are used.\n\n"
+      "Bundles: the removed units are split by restore priority (the unit's own importance:\n"
+      "d(l, 1) for angular, BI, 1 - cos for sub-blocks, the calibration PPL its removal caused\n"
+      "for sleb); B gets the round(R x n) most important (R = 0.5 for --split-policy half,\n"
+      "--split-ratio otherwise) and is restored first (stage AB = A + B); C the rest (FULL).\n\n"
+      "Outputs: OUT/ (config.json, weights, tokenizer, manifest.json, layers_map.json,\n"
+      "prune_plan.json, original_config/, analysis/{analysis.json, analysis.csv,\n"
+      "angular_distance.svg, scores.svg}) and BUNDLES/{B,C}/ (layer_NNN.safetensors,\n"
+      "bundle_meta.json). Restore with `llmprune restore`.\n\n"
+      "Example:\n"
+      "  llmprune prune depth --model ../shared/assets/models/stories260K-hf --method angular \\\n"
+      "    --n-drop 1 --dataset wikitext2 --seqlen 256 --nsamples 16 --out A --bundles-dir BUNDLES");
+  add_model_option(cmd, o->job.model);
+  cmd->add_option("--method", o->job.request.method,
+                  "angular | block-influence | attn-drop | mlp-drop | joint | sleb")
+      ->capture_default_str();
+  cmd->add_option("--n-drop", o->n_drop, "units to remove (layers, or sub-blocks for sub-block "
+                                         "methods)");
+  cmd->add_option("--drop-frac", o->job.drop_frac,
+                  "remove round(F x layers) units (default 0.25 when --n-drop is not given)");
+  cmd->add_flag("--keep-last-layer,!--no-keep-last-layer", o->job.request.keep_last,
+                "never remove the last layer or its sub-blocks (default on)")
+      ->capture_default_str();
+  cmd->add_flag("--keep-first-layer", o->job.request.keep_first,
+                "never remove layer 0 or its sub-blocks");
+  cmd->add_flag("--iterative", o->job.request.iterative,
+                "block-influence: re-score after each removal");
+  cmd->add_option("--unit", o->job.request.sleb_unit, "sleb: block | sub-block")
+      ->capture_default_str();
+  cmd->add_option("--token-pos", o->job.token_pos, "auto | last | all")->capture_default_str();
+  auto* split = cmd->add_option_group("Bundles");
+  split->add_option("--split-policy", o->split_policy, "half | ratio")->capture_default_str();
+  split->add_option("--split-ratio", o->job.request.split_ratio,
+                    "fraction of the removed units that goes to bundle B (with --split-policy "
+                    "ratio)");
+  auto* calib = cmd->add_option_group("Calibration");
+  calib->add_option("-d,--dataset", o->job.calib.dataset, "c4, wikitext2, ptb or a file path")
+      ->capture_default_str();
+  calib->add_option("--data-dir", o->job.calib.data_dir, "folder holding wikitext2/, ptb/, c4/");
+  calib->add_option("--nsamples", o->job.calib.nsamples, "calibration windows")->capture_default_str();
+  calib->add_option("--seqlen", o->job.calib.seqlen, "tokens per window")->capture_default_str();
+  calib->add_option("--batch-size", o->job.calib.batch_size, "windows per forward pass")
+      ->capture_default_str();
+  calib->add_option("--max-batches", o->job.calib.max_batches, "at most this many batches")
+      ->capture_default_str();
+  cmd->add_option("--stream", o->job.stream,
+                  "auto | on | off: run calibration one layer at a time from the mapped "
+                  "checkpoint (auto: when the model would not fit in half the free memory)")
+      ->capture_default_str();
+  cmd->add_option("--out", o->job.out, "folder for the pruned model A");
+  cmd->add_option("--bundles-dir", o->job.bundles_dir, "folder for the bundles B and C");
+  cmd->add_option("--plan", o->job.plan_file, "apply a plan written earlier (no calibration)");
+  cmd->add_option("--save-plan", o->job.save_plan, "also write the plan (JSON) to FILE");
+  cmd->add_flag("--dry-run", o->job.dry_run, "print (and --save-plan) the plan; write no model");
+  cmd->add_flag("--overwrite", o->job.overwrite, "replace existing output folders");
+  add_runtime_options(cmd, o->runtime);
+  add_report_option(cmd, o->report);
+  cmd->callback([o] {
+    LLMPRUNE_CHECK(o->split_policy == "half" || o->split_policy == "ratio",
+                   "--split-policy must be half or ratio, got '", o->split_policy, "'");
+    if (o->split_policy == "half") o->job.request.split_ratio = 0.5;
+    apply_runtime(o->runtime);
+    o->job.calib.seed = o->runtime.seed;
+    o->job.request.n_drop = o->n_drop;
+    o->job.load = load_options(o->runtime);
+    o->job.command_line = command_line();
+    write_report(o->report, run_depth_job(o->job));
+  });
+}
+
+}  // namespace llmprune::cli
