@@ -162,13 +162,15 @@ json run_depth_job(const DepthJobOptions& o) {
     };
     plan = plan_depth(spec, req, sc, &analysis.steps);
     plan.params = params;
-    RunOptions r3 = ro;
-    r3.label = "pruned model, calibration";
-    analysis.calibration_ppl_after = calibration_ppl(
-        run_calibration(src, calib.windows, schedule_of(spec, plan.result(spec)), nullptr, r3)
-            .mean_nll());
-    log_info("calibration PPL: ", analysis.calibration_ppl_before, " -> ",
-             analysis.calibration_ppl_after, " after removing ", plan.units.size(), " units");
+    if (o.pruned_ppl) {
+      RunOptions r3 = ro;
+      r3.label = "pruned model, calibration";
+      analysis.calibration_ppl_after = calibration_ppl(
+          run_calibration(src, calib.windows, schedule_of(spec, plan.result(spec)), nullptr, r3)
+              .mean_nll());
+      log_info("calibration PPL: ", analysis.calibration_ppl_before, " -> ",
+               analysis.calibration_ppl_after, " after removing ", plan.units.size(), " units");
+    }
   }
   for (const auto& u : plan.units)
     log_info("remove ", unit_kind_name(u.kind), " of layer ", u.layer, " -> bundle ", u.bundle,

@@ -22,6 +22,7 @@ struct DepthJobOptions {
   std::string save_plan;    // also write the plan here
   bool dry_run = false;     // plan only: print it (and --save-plan), write no model
   bool overwrite = false;
+  bool pruned_ppl = true;   // one more calibration pass for the pruned model's calibration PPL
   LoadOptions load;
   std::string command_line;
 };

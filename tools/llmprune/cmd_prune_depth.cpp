@@ -92,6 +92,8 @@ LLMPRUNE_COMMAND("prune", 10) {
   cmd->add_option("--save-plan", o->job.save_plan, "also write the plan (JSON) to FILE");
   cmd->add_flag("--dry-run", o->job.dry_run, "print (and --save-plan) the plan; write no model");
   cmd->add_flag("--overwrite", o->job.overwrite, "replace existing output folders");
+  cmd->add_flag("!--no-pruned-ppl", o->job.pruned_ppl,
+                "skip the calibration perplexity of the pruned model (saves one calibration pass)");
   add_runtime_options(cmd, o->runtime);
   add_report_option(cmd, o->report);
   cmd->callback([o] {
