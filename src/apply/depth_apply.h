@@ -20,13 +20,14 @@ struct LayerMapEntry {
 };
 
 struct DepthLayout {
-  ModelSpec spec;                                      // the pruned model
-  std::vector<LayerMapEntry> layers;                   // one per pruned layer
+  ModelSpec spec;                                         // the pruned model
+  std::vector<LayerMapEntry> layers;                      // one per pruned layer
   std::vector<std::pair<std::string, std::string>> kept;  // (name in pruned model, source name)
   // bundle ("B"/"C") -> original layer -> source tensor names (original names)
   std::map<std::string, std::map<int64_t, std::vector<std::string>>> bundles;
-  // The same layers as kept entries above (for drop lists and the layer map).
-  std::vector<int64_t> dropped_attn, dropped_mlp;  // original indices of removed sub-blocks only
+  // Original indices of kept layers that lost their attention / MLP sub-block (LLM-Drop's
+  // drop_attn_list / drop_mlp_list).
+  std::vector<int64_t> dropped_attn, dropped_mlp;
 };
 
 // `source_tensors`: every tensor name in the source checkpoint (names the family table does not

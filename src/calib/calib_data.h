@@ -22,7 +22,7 @@ struct CalibOptions {
   std::string data_dir;        // "" = default_data_dir()
   int64_t nsamples = 64;
   int64_t seqlen = 1024;
-  int64_t batch_size = 2;      // windows per forward pass
+  int64_t batch_size = 2;  // windows per forward pass
   int64_t max_batches = 32;
   uint64_t seed = 0;
 
@@ -35,7 +35,7 @@ struct CalibSet {
   torch::Tensor windows;         // [n_used, seqlen] int64
   std::vector<int64_t> offsets;  // token offset of each window
   int64_t text_tokens = 0;
-  std::string description;       // what was read, for reports
+  std::string description;  // what was read, for reports
   json to_json(const CalibOptions& opts) const;
 };
 

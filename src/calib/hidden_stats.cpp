@@ -13,7 +13,8 @@ HiddenStats::HiddenStats(int64_t layers, TokenPos pair, TokenPos layer)
     : pair_pos(pair),
       layer_pos(layer),
       n_layers(layers),
-      cos_sum(static_cast<size_t>(layers + 1), std::vector<double>(static_cast<size_t>(layers + 1), 0.0)),
+      cos_sum(static_cast<size_t>(layers + 1),
+              std::vector<double>(static_cast<size_t>(layers + 1), 0.0)),
       angle_sum(cos_sum),
       layer_cos_sum(static_cast<size_t>(layers), 0.0),
       attn_cos_sum(layer_cos_sum),
@@ -22,13 +23,13 @@ HiddenStats::HiddenStats(int64_t layers, TokenPos pair, TokenPos layer)
       attn_count(layer_count),
       mlp_count(layer_count) {}
 
-HiddenStatsObserver::HiddenStatsObserver(int64_t n_layers, TokenPos pair_pos,
-                                         TokenPos layer_pos, bool pairwise)
+HiddenStatsObserver::HiddenStatsObserver(int64_t n_layers, TokenPos pair_pos, TokenPos layer_pos,
+                                         bool pairwise)
     : stats_(n_layers, pair_pos, layer_pos), pairwise_(pairwise) {}
 
 torch::Tensor HiddenStatsObserver::positions(const torch::Tensor& x, TokenPos pos) {
-  torch::Tensor p = pos == TokenPos::kLast ? x.select(1, x.size(1) - 1)
-                                           : x.reshape({-1, x.size(-1)});
+  torch::Tensor p =
+      pos == TokenPos::kLast ? x.select(1, x.size(1) - 1) : x.reshape({-1, x.size(-1)});
   return p.to(torch::kDouble);
 }
 
@@ -71,8 +72,12 @@ void HiddenStatsObserver::observe(HookPoint point, int64_t layer, int64_t first,
       layer_in_ = x;
       if (pairwise_) boundary(layer, first, x);
       break;
-    case HookPoint::kAttnInput: attn_in_ = x; break;
-    case HookPoint::kMlpInput: mlp_in_ = x; break;
+    case HookPoint::kAttnInput:
+      attn_in_ = x;
+      break;
+    case HookPoint::kMlpInput:
+      mlp_in_ = x;
+      break;
     case HookPoint::kAttnOutput: {
       auto [s, n] = sum_cos(positions(attn_in_, stats_.layer_pos), positions(x, stats_.layer_pos));
       stats_.attn_cos_sum[l] += s;
@@ -92,7 +97,8 @@ void HiddenStatsObserver::observe(HookPoint point, int64_t layer, int64_t first,
       if (pairwise_ && layer == stats_.n_layers - 1) boundary(stats_.n_layers, first, x);
       break;
     }
-    default: break;
+    default:
+      break;
   }
 }
 

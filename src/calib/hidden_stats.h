@@ -20,8 +20,8 @@ enum class TokenPos { kLast, kAll };
 const char* token_pos_name(TokenPos p);
 
 struct HiddenStats {
-  TokenPos pair_pos = TokenPos::kLast;   // positions counted for boundary pairs
-  TokenPos layer_pos = TokenPos::kAll;   // positions counted for layers and sub-blocks
+  TokenPos pair_pos = TokenPos::kLast;  // positions counted for boundary pairs
+  TokenPos layer_pos = TokenPos::kAll;  // positions counted for layers and sub-blocks
   int64_t n_layers = 0;
   // Boundary b is the hidden state entering layer b; boundary n_layers leaves the last layer.
   // For i < j: sums over counted positions of cos(x_i, x_j) and of arccos(cos(x_i, x_j)) / pi.

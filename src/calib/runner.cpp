@@ -20,12 +20,11 @@ double RunResult::mean_nll() const {
   return scored_tokens ? total / static_cast<double>(scored_tokens) : 0.0;
 }
 
-RunResult run_calibration(LayerSource& src, const torch::Tensor& windows,
-                          const Schedule& schedule, CalibObserver* observer,
-                          const RunOptions& opts) {
+RunResult run_calibration(LayerSource& src, const torch::Tensor& windows, const Schedule& schedule,
+                          CalibObserver* observer, const RunOptions& opts) {
   const ModelSpec& spec = src.spec();
-  LLMPRUNE_ASSERT(static_cast<int64_t>(schedule.size()) == spec.n_layers(),
-                  "schedule has ", schedule.size(), " entries for ", spec.n_layers(), " layers");
+  LLMPRUNE_ASSERT(static_cast<int64_t>(schedule.size()) == spec.n_layers(), "schedule has ",
+                  schedule.size(), " entries for ", spec.n_layers(), " layers");
   LLMPRUNE_ASSERT(windows.dim() == 2 && opts.batch_size >= 1, "bad calibration windows");
   torch::InferenceMode guard;
   Timer timer;

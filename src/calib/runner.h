@@ -1,8 +1,8 @@
 // Runs calibration windows through a model layer by layer (layer-major): every window of a
 // pass goes through layer 0, then layer 1, ..., so only one decoder layer's weights need to
 // be in memory when the LayerSource streams. The hidden states of the pass stay in memory in
-// the compute dtype, each batch updated in place. Observers see the model's own hook points
-// (HookPoint) tagged with the windows they belong to.
+// the compute dtype, one tensor per batch, replaced by each layer's output. Observers see the
+// model's own hook points (HookPoint) tagged with the windows they belong to.
 #pragma once
 
 #include <torch/torch.h>
@@ -45,8 +45,7 @@ struct RunResult {
 };
 
 // windows: [N, T] int64. A skipped layer (schedule) is neither loaded nor observed.
-RunResult run_calibration(LayerSource& src, const torch::Tensor& windows,
-                          const Schedule& schedule, CalibObserver* observer,
-                          const RunOptions& opts);
+RunResult run_calibration(LayerSource& src, const torch::Tensor& windows, const Schedule& schedule,
+                          CalibObserver* observer, const RunOptions& opts);
 
 }  // namespace llmprune

@@ -66,7 +66,8 @@ json patch_config(const json& source, const Family& family, const ModelSpec& spe
   if (!p.torch_dtype.empty()) c["torch_dtype"] = p.torch_dtype;
 
   const ModelSpec back = spec_from_config(family, c, where);
-  LLMPRUNE_ASSERT(same_spec(back, spec), where, ": patched config does not read back as the "
+  LLMPRUNE_ASSERT(same_spec(back, spec), where,
+                  ": patched config does not read back as the "
                   "pruned model's layer shapes");
   return c;
 }

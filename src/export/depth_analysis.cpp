@@ -47,8 +47,8 @@ MethodScores method_scores(const DepthAnalysis& a, const PrunePlan& plan) {
   if (plan.method == "angular" && !a.angular.empty()) {
     m.title = "Angular distance of each single layer d(l, 1)";
     m.y_label = "d(l, 1) = arccos(cos) / pi";
-    m.series.push_back({"d(l, 1)", std::vector<double>(a.angular[1].begin(),
-                                                       a.angular[1].begin() + a.n_layers)});
+    m.series.push_back(
+        {"d(l, 1)", std::vector<double>(a.angular[1].begin(), a.angular[1].begin() + a.n_layers)});
   } else if (plan.method == "attn-drop" || plan.method == "mlp-drop" || plan.method == "joint" ||
              (plan.method == "sleb" && plan.params.value("unit", "block") == "sub-block")) {
     m.title = "Sub-block importance 1 - cos(input, output)";
@@ -71,7 +71,9 @@ json analysis_json(const DepthAnalysis& a, const PrunePlan& plan) {
   for (const auto& row : a.angular) d.push_back(nums(row));
   json units = json::array();
   for (const auto& u : plan.units)
-    units.push_back({{"kind", unit_kind_name(u.kind)}, {"layer", u.layer}, {"score", num(u.score)},
+    units.push_back({{"kind", unit_kind_name(u.kind)},
+                     {"layer", u.layer},
+                     {"score", num(u.score)},
                      {"bundle", u.bundle}});
   return json{{"format", "llmprune-depth-analysis"},
               {"method", plan.method},
@@ -81,8 +83,9 @@ json analysis_json(const DepthAnalysis& a, const PrunePlan& plan) {
               {"calibration_ppl_before", num(a.calibration_ppl_before)},
               {"calibration_ppl_after", num(a.calibration_ppl_after)},
               {"angular_distance",
-               {{"definition", "d[n][l] = mean arccos(cos(x_l, x_{l+n})) / pi; x_l enters layer l; "
-                               "null where l + n > n_layers"},
+               {{"definition",
+                 "d[n][l] = mean arccos(cos(x_l, x_{l+n})) / pi; x_l enters layer l; "
+                 "null where l + n > n_layers"},
                 {"d", d}}},
               {"block_influence", nums(a.block_influence)},
               {"attn_redundancy", nums(a.attn_redundancy)},
@@ -98,12 +101,13 @@ std::string analysis_csv(const DepthAnalysis& a, const PrunePlan& plan) {
   };
   std::string out = "score,layer,block_size,value,removed\n";
   auto row = [&](const std::string& score, int64_t l, int64_t n, double v, const char* rem) {
-    out += score + "," + std::to_string(l) + "," + (n > 0 ? std::to_string(n) : "") + "," +
-           fmt(v) + "," + rem + "\n";
+    out += score + "," + std::to_string(l) + "," + (n > 0 ? std::to_string(n) : "") + "," + fmt(v) +
+           "," + rem + "\n";
   };
   for (size_t n = 1; n < a.angular.size(); ++n)
     for (size_t l = 0; l + n <= static_cast<size_t>(a.n_layers); ++l)
-      row("angular_distance", static_cast<int64_t>(l), static_cast<int64_t>(n), a.angular[n][l], "");
+      row("angular_distance", static_cast<int64_t>(l), static_cast<int64_t>(n), a.angular[n][l],
+          "");
   for (size_t l = 0; l < a.block_influence.size(); ++l)
     row("block_influence", static_cast<int64_t>(l), 0, a.block_influence[l],
         is_removed("layer", static_cast<int64_t>(l)));
@@ -121,8 +125,9 @@ std::string analysis_csv(const DepthAnalysis& a, const PrunePlan& plan) {
           c.at("layer").get<int64_t>(), 0,
           ppl ? c.at("calibration_ppl").get<double>()
               : (c.at("block_influence").is_number() ? c.at("block_influence").get<double>() : NAN),
-          c == s.at("chosen") || (c.at("layer") == s.at("chosen").at("layer") &&
-                                  c.at("kind") == s.at("chosen").at("kind")) ? "1" : "0");
+          c.at("layer") == s.at("chosen").at("layer") && c.at("kind") == s.at("chosen").at("kind")
+              ? "1"
+              : "0");
     }
   return out;
 }
@@ -142,8 +147,9 @@ void write_analysis(const std::string& dir, const DepthAnalysis& a, const PruneP
     h.col_labels = layer_labels;
     for (int64_t n = 1; n <= a.n_layers; ++n) {
       h.row_labels.push_back(std::to_string(n));
-      h.values.push_back(std::vector<double>(a.angular[static_cast<size_t>(n)].begin(),
-                                             a.angular[static_cast<size_t>(n)].begin() + a.n_layers));
+      h.values.push_back(
+          std::vector<double>(a.angular[static_cast<size_t>(n)].begin(),
+                              a.angular[static_cast<size_t>(n)].begin() + a.n_layers));
     }
     if (plan.method == "angular" && !plan.units.empty()) {
       int64_t first = plan.units.front().layer;

@@ -13,11 +13,11 @@ namespace llmprune {
 
 struct DepthAnalysis {
   int64_t n_layers = 0;
-  std::string pair_pos, layer_pos;             // token positions behind the scores
-  std::vector<std::vector<double>> angular;    // d[n][l] (empty when not computed)
+  std::string pair_pos, layer_pos;           // token positions behind the scores
+  std::vector<std::vector<double>> angular;  // d[n][l] (empty when not computed)
   std::vector<double> block_influence, attn_redundancy, mlp_redundancy;
-  json steps = json::array();                  // iterative block influence / SLEB steps
-  json calibration = json::object();           // the calibration set (calib_data.h)
+  json steps = json::array();         // iterative block influence / SLEB steps
+  json calibration = json::object();  // the calibration set (calib_data.h)
   double calibration_ppl_before = 0, calibration_ppl_after = 0;  // 0 = not measured
 };
 

@@ -38,7 +38,8 @@ std::string utc_now() {
 
 json files_json(const std::vector<WrittenFile>& files) {
   json out = json::array();
-  for (const auto& f : files) out.push_back({{"file", f.name}, {"bytes", f.bytes}, {"sha256", f.sha256}});
+  for (const auto& f : files)
+    out.push_back({{"file", f.name}, {"bytes", f.bytes}, {"sha256", f.sha256}});
   return out;
 }
 
@@ -68,9 +69,14 @@ json weight_file_hashes(const std::string& dir, const TensorStore& store) {
   for (const auto& name : store.names()) files.insert(store.entry(name).file);
   const std::string index = join_path(dir, "model.safetensors.index.json");
   if (path_exists(index)) files.insert(index);
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& f : files) total += static_cast<uint64_t>(fs::file_size(f, ec));
+  if (total > (uint64_t{1} << 30))
+    log_info("hashing ", files.size(), " source weight file(s), ", total >> 20,
+             " MiB, for the manifest");
   json out = json::array();
   for (const auto& f : files) {
-    std::error_code ec;
     out.push_back({{"file", fs::path(f).filename().string()},
                    {"bytes", static_cast<uint64_t>(fs::file_size(f, ec))},
                    {"sha256", sha256_file(f)}});
@@ -138,7 +144,8 @@ json export_depth(const CheckpointConfig& source, const TensorStore& store,
                    " already exists (pass --overwrite to replace it)");
   const Family& family = *source.family;
   std::string stored_dtype = "F32";
-  if (!layout.kept.empty()) stored_dtype = dtype_name(store.entry(layout.kept.front().second).dtype);
+  if (!layout.kept.empty())
+    stored_dtype = dtype_name(store.entry(layout.kept.front().second).dtype);
   ConfigPatch patch;
   for (const auto& e : layout.layers) patch.kept_original.push_back(e.original);
   patch.dropped_attn = layout.dropped_attn;
@@ -153,7 +160,8 @@ json export_depth(const CheckpointConfig& source, const TensorStore& store,
   write_dir_atomic(opts.out_dir, opts.overwrite, [&](const std::string& tmp) {
     std::vector<std::pair<std::string, std::string>> names;
     for (const auto& [dst, src] : layout.kept) names.emplace_back(src, dst);
-    const std::vector<WrittenFile> files = copy_tensors(store, names, tmp, wo, "writing pruned model");
+    const std::vector<WrittenFile> files =
+        copy_tensors(store, names, tmp, wo, "writing pruned model");
     write_json_file(join_path(tmp, "config.json"), config);
     const std::vector<std::string> tok = copy_tokenizer_files(source.dir, tmp);
     fs::create_directories(join_path(tmp, "original_config"));
@@ -162,8 +170,12 @@ json export_depth(const CheckpointConfig& source, const TensorStore& store,
 
     json removed = json::array();
     for (const auto& u : plan.units)
-      removed.push_back({{"kind", unit_kind_name(u.kind)}, {"layer", u.layer}, {"score", u.score},
-                         {"priority", u.priority}, {"bundle", u.bundle}, {"why", u.why}});
+      removed.push_back({{"kind", unit_kind_name(u.kind)},
+                         {"layer", u.layer},
+                         {"score", u.score},
+                         {"priority", u.priority},
+                         {"bundle", u.bundle},
+                         {"why", u.why}});
     manifest = opts.manifest_extra;
     manifest["format"] = "llmprune-depth";
     manifest["llmprune_version"] = LLMPRUNE_VERSION;
@@ -185,21 +197,21 @@ json export_depth(const CheckpointConfig& source, const TensorStore& store,
 
     json layers = json::array();
     for (const auto& e : layout.layers)
-      layers.push_back({{"layer", e.layer}, {"original", e.original}, {"attn", e.attn}, {"mlp", e.mlp}});
+      layers.push_back(
+          {{"layer", e.layer}, {"original", e.original}, {"attn", e.attn}, {"mlp", e.mlp}});
     json bundle_units = json::object();
     for (const auto& [b, by_layer] : layout.bundles) {
       json idx = json::array();
       for (const auto& [l, names] : by_layer) idx.push_back(l);
       bundle_units[b] = idx;
     }
-    write_json_file(join_path(tmp, "layers_map.json"),
-                    {{"format", "llmprune-layers-map"},
-                     {"manifest_sha256", manifest_sha},
-                     {"family", family.name()},
-                     {"source_layers", plan.source_layers},
-                     {"layers", layers},
-                     {"bundles", bundle_units},
-                     {"restored", json::array()}});
+    write_json_file(join_path(tmp, "layers_map.json"), {{"format", "llmprune-layers-map"},
+                                                        {"manifest_sha256", manifest_sha},
+                                                        {"family", family.name()},
+                                                        {"source_layers", plan.source_layers},
+                                                        {"layers", layers},
+                                                        {"bundles", bundle_units},
+                                                        {"restored", json::array()}});
     if (opts.extra) opts.extra(tmp);
 
     // The bundles last: their metadata names A's manifest.

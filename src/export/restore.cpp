@@ -83,12 +83,15 @@ json restore_bundles(const RestoreOptions& o) {
   json applied = json::array();
   for (const std::string& dir : o.bundles) {
     const std::string meta_path = join_path(dir, "bundle_meta.json");
-    LLMPRUNE_CHECK(path_exists(meta_path), "[restore] ", dir, " has no bundle_meta.json: not a bundle");
+    LLMPRUNE_CHECK(path_exists(meta_path), "[restore] ", dir,
+                   " has no bundle_meta.json: not a bundle");
     const json meta = read_json_file(meta_path);
     const std::string their = field(meta, "manifest_sha256", meta_path).get<std::string>();
-    LLMPRUNE_CHECK(their == manifest_sha, "[restore] bundle ", dir, " was made from another model: "
-                   "its manifest hash ", their.substr(0, 12), "... does not match ", o.model,
-                   " (", manifest_sha.substr(0, 12), "...)");
+    LLMPRUNE_CHECK(their == manifest_sha, "[restore] bundle ", dir,
+                   " was made from another model: "
+                   "its manifest hash ",
+                   their.substr(0, 12), "... does not match ", o.model, " (",
+                   manifest_sha.substr(0, 12), "...)");
     for (const json& u : field(meta, "units", meta_path)) {
       const int64_t l = u.at("original_layer").get<int64_t>();
       bundle_stores.push_back(std::make_unique<TensorStore>(
@@ -169,8 +172,10 @@ json restore_bundles(const RestoreOptions& o) {
     write_file_atomic(join_path(tmp, "original_config/config.json"), read_file(original_path));
     json layers = json::array();
     for (size_t i = 0; i < kept.size(); ++i)
-      layers.push_back({{"layer", static_cast<int64_t>(i)}, {"original", kept[i]},
-                        {"attn", spec.layers[i].attn.has_value()}, {"mlp", spec.layers[i].mlp.has_value()}});
+      layers.push_back({{"layer", static_cast<int64_t>(i)},
+                        {"original", kept[i]},
+                        {"attn", spec.layers[i].attn.has_value()},
+                        {"mlp", spec.layers[i].mlp.has_value()}});
     json new_map = map;
     new_map["layers"] = layers;
     for (const json& ap : applied) new_map["restored"].push_back(ap.at("bundle"));

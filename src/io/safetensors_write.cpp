@@ -52,6 +52,15 @@ std::string shard_name(const std::string& prefix, size_t i, size_t n) {
   return prefix + buf;
 }
 
+DType dtype_of(const std::string& name, const torch::Tensor& tensor) {
+  LLMPRUNE_CHECK(tensor.defined(), "[safetensors] tensor ", name, " is undefined");
+  try {
+    return from_torch(tensor.scalar_type());
+  } catch (const Error& e) {
+    throw bad_input("[safetensors] tensor ", name, ": ", e.what());
+  }
+}
+
 void check_stream(const std::ofstream& out, const std::string& path) {
   if (!out) throw bad_input("[safetensors] cannot write ", path, ": ", std::strerror(errno));
 }
@@ -124,13 +133,7 @@ void SafetensorsStreamWriter::write(const std::string& name, const torch::Tensor
                   " written after the last declared one");
   const TensorDecl& d = decls_[next_];
   LLMPRUNE_ASSERT(name == d.name, "safetensors writer: expected tensor ", d.name, ", got ", name);
-  LLMPRUNE_CHECK(tensor.defined(), "[safetensors] tensor ", name, " is undefined");
-  DType dt;
-  try {
-    dt = from_torch(tensor.scalar_type());
-  } catch (const Error& e) {
-    throw bad_input("[safetensors] tensor ", name, ": ", e.what());
-  }
+  const DType dt = dtype_of(name, tensor);
   LLMPRUNE_ASSERT(dt == d.dtype && tensor.sizes().vec() == d.shape, "safetensors writer: tensor ",
                   name, " does not match its declared dtype/shape");
   if (!open_) open_next_shard();
@@ -179,14 +182,7 @@ std::vector<std::string> write_safetensors(const std::string& dir, const NamedTe
   std::vector<TensorDecl> decls;
   std::map<std::string, const torch::Tensor*> by_name;
   for (const auto& [name, tensor] : tensors) {
-    LLMPRUNE_CHECK(tensor.defined(), "[safetensors] tensor ", name, " is undefined");
-    DType dt;
-    try {
-      dt = from_torch(tensor.scalar_type());
-    } catch (const Error& e) {
-      throw bad_input("[safetensors] tensor ", name, ": ", e.what());
-    }
-    decls.push_back({name, dt, tensor.sizes().vec()});
+    decls.push_back({name, dtype_of(name, tensor), tensor.sizes().vec()});
     by_name[name] = &tensor;
   }
   SafetensorsStreamWriter writer(dir, std::move(decls), opts);

@@ -95,14 +95,17 @@ const RopeTable& LayerSource::rope(int64_t head_dim, int64_t T) {
   auto key = std::make_pair(head_dim, T);
   auto it = rope_.find(key);
   if (it == rope_.end())
-    it = rope_.emplace(key, rope_table(rope_frequencies(spec().rope, head_dim), 0, T, dtype_,
-                                       device_)).first;
+    it = rope_
+             .emplace(key,
+                      rope_table(rope_frequencies(spec().rope, head_dim), 0, T, dtype_, device_))
+             .first;
   return it->second;
 }
 
 uint64_t LayerSource::weight_bytes() const {
   uint64_t numel = 0;
-  for (const auto& name : store_.names()) numel += static_cast<uint64_t>(store_.entry(name).numel());
+  for (const auto& name : store_.names())
+    numel += static_cast<uint64_t>(store_.entry(name).numel());
   return numel * static_cast<uint64_t>(c10::elementSize(dtype_));
 }
 

@@ -31,6 +31,8 @@ class LayerSource {
   torch::Device device() const { return device_; }
   torch::ScalarType dtype() const { return dtype_; }
   bool resident() const { return resident_; }
+  // Before anything is loaded: keep every part once loaded (true) or stream (false).
+  void set_resident(bool resident) { resident_ = resident; }
 
   // ids [B, T] -> hidden [B, T, hidden] in the compute dtype.
   torch::Tensor embed(const torch::Tensor& ids);

@@ -12,8 +12,8 @@
 namespace llmprune {
 
 const std::vector<std::string>& depth_methods() {
-  static const std::vector<std::string> m = {"angular", "block-influence", "attn-drop",
-                                             "mlp-drop", "joint", "sleb"};
+  static const std::vector<std::string> m = {"angular",  "block-influence", "attn-drop",
+                                             "mlp-drop", "joint",           "sleb"};
   return m;
 }
 
@@ -87,12 +87,12 @@ std::vector<PruneUnit> plan_angular(const ModelSpec& spec, const DepthRequest& r
       best_d = d;
     }
   }
-  LLMPRUNE_CHECK(best >= 0, "angular: no block of ", n, " consecutive layers can be removed under "
+  LLMPRUNE_CHECK(best >= 0, "angular: no block of ", n,
+                 " consecutive layers can be removed under "
                  "the keep-first/keep-last constraints");
   std::vector<PruneUnit> units;
   for (int64_t k = best; k < best + n; ++k)
-    units.push_back({UnitKind::kLayer, k, best_d,
-                     sc.angular[1][static_cast<size_t>(k)], "",
+    units.push_back({UnitKind::kLayer, k, best_d, sc.angular[1][static_cast<size_t>(k)], "",
                      "block [" + std::to_string(best) + ", " + std::to_string(best + n) +
                          ") has the smallest angular distance d(l, n=" + std::to_string(n) + ")"});
   return units;
@@ -108,8 +108,8 @@ std::vector<PruneUnit> plan_one_shot(const DepthRequest& r, const DepthState& s,
     what = "block influence 1 - cos(layer input, output)";
   } else {
     importance = [&](const Candidate& x) {
-      return 1.0 - value_at(x.kind == UnitKind::kAttn ? sc.attn_redundancy : sc.mlp_redundancy,
-                            x.layer);
+      return 1.0 -
+             value_at(x.kind == UnitKind::kAttn ? sc.attn_redundancy : sc.mlp_redundancy, x.layer);
     };
     what = "1 - cos(sub-block input, output)";
   }
@@ -134,19 +134,24 @@ std::vector<PruneUnit> plan_iterative(const DepthRequest& r, DepthState s, const
     std::string why;
     if (r.method == "sleb") {
       std::map<std::pair<int64_t, int>, double> nll;
+      Progress progress("sleb step " + std::to_string(step + 1) + "/" + std::to_string(r.n_drop),
+                        static_cast<int64_t>(c.size()), "unit");
       for (const auto& x : c) {
         DepthState t = s;
-        t.remove({x.kind, x.layer});
+        t.remove(x.kind, x.layer);
         const double v = sc.calibration_nll(t);
         nll[{x.layer, static_cast<int>(x.kind)}] = v;
         json e = unit_ref(x);
         e["calibration_ppl"] = std::exp(v);
         tried.push_back(e);
+        progress.advance();
       }
+      progress.finish();
       key = [nll](const Candidate& x) {
         return std::exp(nll.at({x.layer, static_cast<int>(x.kind)}));
       };
-      why = "removing it gave the lowest calibration perplexity at step " + std::to_string(step + 1);
+      why =
+          "removing it gave the lowest calibration perplexity at step " + std::to_string(step + 1);
     } else {
       const std::vector<double> bi = step == 0 ? sc.block_influence : sc.rescore_block_influence(s);
       for (const auto& x : c) {
@@ -161,9 +166,9 @@ std::vector<PruneUnit> plan_iterative(const DepthRequest& r, DepthState s, const
     const Candidate chosen = c.front();
     const double v = key(chosen);
     units.push_back({chosen.kind, chosen.layer, v, v, "", why});
-    s.remove(units.back());
-    steps.push_back({{"step", step + 1}, {"candidates", tried}, {"chosen", unit_ref(chosen)},
-                     {"value", v}});
+    s.remove(chosen.kind, chosen.layer);
+    steps.push_back(
+        {{"step", step + 1}, {"candidates", tried}, {"chosen", unit_ref(chosen)}, {"value", v}});
     log_info(r.method, " step ", step + 1, "/", r.n_drop, ": remove ", unit_kind_name(chosen.kind),
              " of layer ", chosen.layer, " (", r.method == "sleb" ? "calibration PPL " : "BI ", v,
              ")");
@@ -188,7 +193,8 @@ void split_bundles(std::vector<PruneUnit>& units, double ratio) {
     if (pa != pb) return pa > pb;
     return units[a].layer < units[b].layer;
   });
-  const size_t n_b = static_cast<size_t>(std::floor(ratio * static_cast<double>(units.size()) + 0.5));
+  const size_t n_b =
+      static_cast<size_t>(std::floor(ratio * static_cast<double>(units.size()) + 0.5));
   for (size_t i = 0; i < order.size(); ++i) units[order[i]].bundle = i < n_b ? "B" : "C";
 }
 
@@ -212,8 +218,8 @@ void check_depth_request(const ModelSpec& spec, const DepthRequest& r) {
   const std::string guard = std::string(r.keep_first ? " --keep-first-layer" : "") +
                             (r.keep_last ? " --keep-last-layer" : "");
   LLMPRUNE_CHECK(r.n_drop <= static_cast<int64_t>(all.size()), "--n-drop ", r.n_drop,
-                 " is larger than the ", all.size(), " removable ", what, " (", total, " in the model",
-                 guard.empty() ? "" : ", protected by" + guard, ")");
+                 " is larger than the ", all.size(), " removable ", what, " (", total,
+                 " in the model", guard.empty() ? "" : ", protected by" + guard, ")");
 }
 
 PrunePlan plan_depth(const ModelSpec& spec, const DepthRequest& r, const DepthScores& sc,

@@ -16,12 +16,12 @@ const std::vector<std::string>& depth_methods();
 
 struct DepthRequest {
   std::string method = "angular";
-  int64_t n_drop = 0;          // layers (layer methods) or sub-blocks (sub-block methods)
-  bool keep_first = false;     // never remove layer 0 (or its sub-blocks)
-  bool keep_last = true;       // never remove the last layer (or its sub-blocks)
-  bool iterative = false;      // block-influence: re-score after each removal
+  int64_t n_drop = 0;               // layers (layer methods) or sub-blocks (sub-block methods)
+  bool keep_first = false;          // never remove layer 0 (or its sub-blocks)
+  bool keep_last = true;            // never remove the last layer (or its sub-blocks)
+  bool iterative = false;           // block-influence: re-score after each removal
   std::string sleb_unit = "block";  // sleb: block (layers) | sub-block (BlockPruner)
-  double split_ratio = 0.5;    // fraction of the removed units that goes to bundle B
+  double split_ratio = 0.5;         // fraction of the removed units that goes to bundle B
 };
 
 struct DepthScores {

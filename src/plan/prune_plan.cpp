@@ -9,9 +9,12 @@ namespace llmprune {
 
 const char* unit_kind_name(UnitKind k) {
   switch (k) {
-    case UnitKind::kLayer: return "layer";
-    case UnitKind::kAttn: return "attn";
-    case UnitKind::kMlp: return "mlp";
+    case UnitKind::kLayer:
+      return "layer";
+    case UnitKind::kAttn:
+      return "attn";
+    case UnitKind::kMlp:
+      return "mlp";
   }
   return "?";
 }
@@ -25,10 +28,10 @@ DepthState DepthState::of(const ModelSpec& spec) {
   return s;
 }
 
-void DepthState::remove(const PruneUnit& u) {
-  const size_t l = static_cast<size_t>(u.layer);
-  if (u.kind != UnitKind::kMlp) attn[l] = false;
-  if (u.kind != UnitKind::kAttn) mlp[l] = false;
+void DepthState::remove(UnitKind kind, int64_t layer) {
+  const size_t l = static_cast<size_t>(layer);
+  if (kind != UnitKind::kMlp) attn[l] = false;
+  if (kind != UnitKind::kAttn) mlp[l] = false;
 }
 
 namespace {
@@ -56,7 +59,8 @@ PrunePlan PrunePlan::from_json(const json& j, const std::string& where) {
     throw fail("not an llmprune plan (expected \"format\": \"llmprune-plan\")");
   if (!j.contains("version") || !j.at("version").is_number_integer() ||
       j.at("version").get<int>() != kVersion)
-    throw fail("unsupported plan version " + (j.contains("version") ? j.at("version").dump() : "(none)") +
+    throw fail("unsupported plan version " +
+               (j.contains("version") ? j.at("version").dump() : "(none)") +
                " (this llmprune reads version " + std::to_string(kVersion) + ")");
   PrunePlan p;
   auto str = [&](const json& o, const char* key, bool required) -> std::string {
@@ -91,10 +95,14 @@ PrunePlan PrunePlan::from_json(const json& j, const std::string& where) {
     if (!u.is_object()) throw fail(at + " must be an object");
     PruneUnit unit;
     const std::string kind = str(u, "kind", true);
-    if (kind == "layer") unit.kind = UnitKind::kLayer;
-    else if (kind == "attn") unit.kind = UnitKind::kAttn;
-    else if (kind == "mlp") unit.kind = UnitKind::kMlp;
-    else throw fail(at + ".kind \"" + kind + "\" is not one of layer, attn, mlp");
+    if (kind == "layer")
+      unit.kind = UnitKind::kLayer;
+    else if (kind == "attn")
+      unit.kind = UnitKind::kAttn;
+    else if (kind == "mlp")
+      unit.kind = UnitKind::kMlp;
+    else
+      throw fail(at + ".kind \"" + kind + "\" is not one of layer, attn, mlp");
     unit.layer = integer(u, "layer");
     unit.score = real(u, "score");
     unit.priority = real(u, "priority");
@@ -121,13 +129,13 @@ void PrunePlan::validate(const ModelSpec& spec, const std::string& where) const 
       throw bad_input("[plan] ", where, ": unit ", unit_kind_name(u.kind), " of layer ", u.layer,
                       " is outside layers 0..", spec.n_layers() - 1);
     const size_t l = static_cast<size_t>(u.layer);
-    const bool has = u.kind == UnitKind::kLayer ? s.has_layer(u.layer)
+    const bool has = u.kind == UnitKind::kLayer  ? s.has_layer(u.layer)
                      : u.kind == UnitKind::kAttn ? s.attn[l]
                                                  : s.mlp[l];
     if (!has)
       throw bad_input("[plan] ", where, ": ", unit_kind_name(u.kind), " of layer ", u.layer,
                       " is not in the model (removed already, or listed twice)");
-    s.remove(u);
+    s.remove(u.kind, u.layer);
   }
   bool any = false;
   for (int64_t l = 0; l < s.n_layers(); ++l) any = any || s.has_layer(l);
@@ -138,7 +146,7 @@ void PrunePlan::validate(const ModelSpec& spec, const std::string& where) const 
 
 DepthState PrunePlan::result(const ModelSpec& spec) const {
   DepthState s = DepthState::of(spec);
-  for (const auto& u : units) s.remove(u);
+  for (const auto& u : units) s.remove(u.kind, u.layer);
   return s;
 }
 

@@ -17,10 +17,10 @@ const char* unit_kind_name(UnitKind k);  // "layer", "attn", "mlp"
 
 struct PruneUnit {
   UnitKind kind = UnitKind::kLayer;
-  int64_t layer = 0;       // original layer index
-  double score = 0;        // the method's score when it was chosen (see `why`)
-  double priority = 0;     // restore priority: the bundle split puts the highest in B
-  std::string bundle;      // "B" (restored at stage AB) or "C" (restored at FULL)
+  int64_t layer = 0;    // original layer index
+  double score = 0;     // the method's score when it was chosen (see `why`)
+  double priority = 0;  // restore priority: the bundle split puts the highest in B
+  std::string bundle;   // "B" (restored at stage AB) or "C" (restored at FULL)
   std::string why;
 };
 
@@ -28,16 +28,18 @@ struct PruneUnit {
 struct DepthState {
   std::vector<bool> attn, mlp;
   static DepthState of(const ModelSpec& spec);
-  bool has_layer(int64_t l) const { return attn[static_cast<size_t>(l)] || mlp[static_cast<size_t>(l)]; }
+  bool has_layer(int64_t l) const {
+    return attn[static_cast<size_t>(l)] || mlp[static_cast<size_t>(l)];
+  }
   int64_t n_layers() const { return static_cast<int64_t>(attn.size()); }
-  void remove(const PruneUnit& u);
+  void remove(UnitKind kind, int64_t layer);
 };
 
 struct PrunePlan {
   static constexpr int kVersion = 1;
   std::string kind = "depth";
   std::string method;
-  std::string family;       // of the source model
+  std::string family;  // of the source model
   int64_t source_layers = 0;
   json params = json::object();  // every parameter of the run that made it
   std::vector<PruneUnit> units;

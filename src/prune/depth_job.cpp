@@ -67,9 +67,11 @@ bool decide_stream(const std::string& mode, uint64_t weight_bytes, uint64_t acti
   const uint64_t avail = mem_available_bytes();
   const bool stream = avail > 0 && weight_bytes + activation_bytes > avail / 2;
   char buf[200];
-  std::snprintf(buf, sizeof buf, "auto: weights %.2f GiB + activations %.2f GiB %s half of the "
-                "%.2f GiB available", weight_bytes / gib, activation_bytes / gib,
-                stream ? "exceed" : "fit in", avail / gib);
+  std::snprintf(buf, sizeof buf,
+                "auto: weights %.2f GiB + activations %.2f GiB %s half of the "
+                "%.2f GiB available",
+                weight_bytes / gib, activation_bytes / gib, stream ? "exceed" : "fit in",
+                avail / gib);
   *why = buf;
   return stream;
 }
@@ -97,39 +99,46 @@ json run_depth_job(const DepthJobOptions& o) {
   }
   if (o.plan_file.empty()) check_depth_request(cc.spec, req);  // before any work
 
-  const uint64_t act = static_cast<uint64_t>(o.calib.n_used()) * o.calib.seqlen *
-                       cc.spec.hidden_size * 4 * 3;
-  LayerSource probe(o.model, o.load, /*resident=*/false);
+  const uint64_t act =
+      static_cast<uint64_t>(o.calib.n_used()) * o.calib.seqlen * cc.spec.hidden_size * 4 * 3;
+  LayerSource src(o.model, o.load, /*resident=*/true);
   std::string stream_why;
-  const bool stream = decide_stream(o.stream, probe.weight_bytes(), act, &stream_why);
-  log_info("calibration memory: ", stream ? "streaming one layer at a time" : "whole model in memory",
-           " (", stream_why, ")");
-  LayerSource src(o.model, o.load, /*resident=*/!stream);
+  const bool stream = decide_stream(o.stream, src.weight_bytes(), act, &stream_why);
+  src.set_resident(!stream);
+  log_info(
+      "calibration memory: ", stream ? "streaming one layer at a time" : "whole model in memory",
+      " (", stream_why, ")");
   const ModelSpec& spec = src.spec();
 
   PrunePlan plan;
   DepthAnalysis analysis;
   analysis.n_layers = L;
-  json params = {{"method", req.method},       {"n_drop", req.n_drop},
+  json params = {{"method", req.method},
+                 {"n_drop", req.n_drop},
                  {"drop_frac", o.drop_frac >= 0 ? json(o.drop_frac) : json(nullptr)},
-                 {"keep_first_layer", req.keep_first}, {"keep_last_layer", req.keep_last},
-                 {"iterative", req.iterative},  {"unit", req.sleb_unit},
-                 {"split_ratio", req.split_ratio}, {"token_pos", o.token_pos},
-                 {"stream", stream},            {"dtype", o.load.dtype}};
+                 {"keep_first_layer", req.keep_first},
+                 {"keep_last_layer", req.keep_last},
+                 {"iterative", req.iterative},
+                 {"unit", req.sleb_unit},
+                 {"split_ratio", req.split_ratio},
+                 {"token_pos", o.token_pos},
+                 {"stream", stream},
+                 {"dtype", o.load.dtype}};
   if (!o.plan_file.empty()) {
     plan = PrunePlan::from_json(read_json_file(o.plan_file), o.plan_file);
     plan.validate(spec, o.plan_file);
     log_info("applying plan ", o.plan_file, " (", plan.method, ", ", plan.units.size(),
              " units) without calibrating");
   } else {
-    params["calibration"] = {{"dataset", o.calib.dataset}, {"nsamples", o.calib.nsamples},
-                             {"seqlen", o.calib.seqlen},   {"batch_size", o.calib.batch_size},
-                             {"max_batches", o.calib.max_batches}, {"seed", o.calib.seed}};
+    params["calibration"] = {
+        {"dataset", o.calib.dataset},         {"nsamples", o.calib.nsamples},
+        {"seqlen", o.calib.seqlen},           {"batch_size", o.calib.batch_size},
+        {"max_batches", o.calib.max_batches}, {"seed", o.calib.seed}};
     auto tokenizer = Tokenizer::from_dir(o.model);
     const CalibSet calib = make_calib_set(*tokenizer, o.calib, spec.max_position_embeddings);
     analysis.calibration = calib.to_json(o.calib);
     const TokenPos pair_pos = parse_pos(o.token_pos, TokenPos::kLast);  // Gromov et al.
-    const TokenPos layer_pos = parse_pos(o.token_pos, TokenPos::kAll);   // ShortGPT, LLM-Drop
+    const TokenPos layer_pos = parse_pos(o.token_pos, TokenPos::kAll);  // ShortGPT, LLM-Drop
     analysis.pair_pos = token_pos_name(pair_pos);
     analysis.layer_pos = token_pos_name(layer_pos);
     RunOptions ro;
@@ -197,7 +206,8 @@ json run_depth_job(const DepthJobOptions& o) {
   ex.out_dir = o.out;
   ex.bundles_dir = o.bundles_dir;
   ex.overwrite = o.overwrite;
-  ex.manifest_extra = {{"command_line", o.command_line}, {"params", plan.params},
+  ex.manifest_extra = {{"command_line", o.command_line},
+                       {"params", plan.params},
                        {"calibration", analysis.calibration},
                        {"calibration_ppl_before", analysis.calibration_ppl_before},
                        {"calibration_ppl_after", analysis.calibration_ppl_after}};

@@ -14,15 +14,15 @@ namespace llmprune {
 struct DepthJobOptions {
   std::string model, out, bundles_dir;
   CalibOptions calib;
-  DepthRequest request;     // request.n_drop < 0: derive from drop_frac
-  double drop_frac = -1;    // n = round(drop_frac x layers); < 0 = not given
+  DepthRequest request;            // request.n_drop < 0: derive from drop_frac
+  double drop_frac = -1;           // n = round(drop_frac x layers); < 0 = not given
   std::string token_pos = "auto";  // auto | last | all
   std::string stream = "auto";     // auto | on | off
-  std::string plan_file;    // apply this plan instead of calibrating
-  std::string save_plan;    // also write the plan here
-  bool dry_run = false;     // plan only: print it (and --save-plan), write no model
+  std::string plan_file;           // apply this plan instead of calibrating
+  std::string save_plan;           // also write the plan here
+  bool dry_run = false;            // plan only: print it (and --save-plan), write no model
   bool overwrite = false;
-  bool pruned_ppl = true;   // one more calibration pass for the pruned model's calibration PPL
+  bool pruned_ppl = true;  // one more calibration pass for the pruned model's calibration PPL
   LoadOptions load;
   std::string command_line;
 };

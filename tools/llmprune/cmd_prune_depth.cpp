@@ -25,16 +25,21 @@ LLMPRUNE_COMMAND("prune", 10) {
   cmd->footer(
       "Methods (--method):\n"
       "  angular          the block of n consecutive layers whose input and output hidden states\n"
-      "                   are closest: min over l of d(l, n) = mean arccos(cos(x_l, x_{l+n})) / pi\n"
+      "                   are closest: min over l of d(l, n) = mean arccos(cos(x_l, x_{l+n})) / "
+      "pi\n"
       "                   (Gromov et al. 2024), x_l the hidden state entering layer l\n"
-      "  block-influence  the n layers of lowest BI = 1 - mean cos(layer input, output) (ShortGPT);\n"
+      "  block-influence  the n layers of lowest BI = 1 - mean cos(layer input, output) "
+      "(ShortGPT);\n"
       "                   --iterative re-runs calibration after each removal\n"
       "  attn-drop, mlp-drop, joint   attention / MLP / both kinds of sub-block ranked by\n"
-      "                   1 - mean cos(input, input + module(input)) (LLM-Drop); n counts sub-blocks\n"
+      "                   1 - mean cos(input, input + module(input)) (LLM-Drop); n counts "
+      "sub-blocks\n"
       "  sleb             remove, one at a time, the layer (--unit block) or sub-block (--unit\n"
-      "                   sub-block, BlockPruner) whose removal gives the lowest calibration PPL\n\n"
+      "                   sub-block, BlockPruner) whose removal gives the lowest calibration "
+      "PPL\n\n"
       "Token positions (--token-pos): auto = the papers' choices: the last token of each window\n"
-      "for the angular distance, all tokens for BI and sub-block similarity; last or all force one.\n\n"
+      "for the angular distance, all tokens for BI and sub-block similarity; last or all force "
+      "one.\n\n"
       "Calibration windows: the dataset text is tokenized once (BOS rule once at the start);\n"
       "offset i = draw i of mt19937_64(--seed) mod (tokens - seqlen + 1); windows may overlap;\n"
       "min(--nsamples, --batch-size x --max-batches) windows are used.\n\n"
@@ -48,13 +53,15 @@ LLMPRUNE_COMMAND("prune", 10) {
       "bundle_meta.json). Restore with `llmprune restore`.\n\n"
       "Example:\n"
       "  llmprune prune depth --model ../shared/assets/models/stories260K-hf --method angular \\\n"
-      "    --n-drop 1 --dataset wikitext2 --seqlen 256 --nsamples 16 --out A --bundles-dir BUNDLES");
+      "    --n-drop 1 --dataset wikitext2 --seqlen 256 --nsamples 16 --out A --bundles-dir "
+      "BUNDLES");
   add_model_option(cmd, o->job.model);
   cmd->add_option("--method", o->job.request.method,
                   "angular | block-influence | attn-drop | mlp-drop | joint | sleb")
       ->capture_default_str();
-  cmd->add_option("--n-drop", o->n_drop, "units to remove (layers, or sub-blocks for sub-block "
-                                         "methods)");
+  cmd->add_option("--n-drop", o->n_drop,
+                  "units to remove (layers, or sub-blocks for sub-block "
+                  "methods)");
   cmd->add_option("--drop-frac", o->job.drop_frac,
                   "remove round(F x layers) units (default 0.25 when --n-drop is not given)");
   cmd->add_flag("--keep-last-layer,!--no-keep-last-layer", o->job.request.keep_last,
@@ -76,7 +83,8 @@ LLMPRUNE_COMMAND("prune", 10) {
   calib->add_option("-d,--dataset", o->job.calib.dataset, "c4, wikitext2, ptb or a file path")
       ->capture_default_str();
   calib->add_option("--data-dir", o->job.calib.data_dir, "folder holding wikitext2/, ptb/, c4/");
-  calib->add_option("--nsamples", o->job.calib.nsamples, "calibration windows")->capture_default_str();
+  calib->add_option("--nsamples", o->job.calib.nsamples, "calibration windows")
+      ->capture_default_str();
   calib->add_option("--seqlen", o->job.calib.seqlen, "tokens per window")->capture_default_str();
   calib->add_option("--batch-size", o->job.calib.batch_size, "windows per forward pass")
       ->capture_default_str();

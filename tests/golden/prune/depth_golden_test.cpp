@@ -46,8 +46,9 @@ TEST(DepthGolden, PrunedModelsMatchTransformersAndRestoreMatchesLlamaCpp) {
     // Both sides compute in fp32 (different kernels): 1e-5 relative.
     EXPECT_NEAR(got, want, 1e-5 * want) << c.key;
     EXPECT_EQ(read_json_file(out + "/eval.json").at("scored_tokens"), ref.at(c.key).at("scored"));
-    auto rr = test::run_llmprune("-q restore --model " + out + "/A --bundle " + out +
-                                 "/bundles/B --bundle " + out + "/bundles/C --out " + out + "/FULL");
+    auto rr =
+        test::run_llmprune("-q restore --model " + out + "/A --bundle " + out +
+                           "/bundles/B --bundle " + out + "/bundles/C --out " + out + "/FULL");
     ASSERT_EQ(rr.exit_code, 0) << rr.err;
     // llama.cpp's PPL of the unpruned model (reference/stories260K/ppl_w128.json).
     EXPECT_NEAR(eval_ppl(out + "/FULL", out + "/full.json"), 5.978406, 1e-3 * 5.978406);

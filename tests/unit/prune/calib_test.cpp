@@ -44,13 +44,15 @@ TEST_P(CalibFamilies, RunnerNllEqualsModelForward) {
   torch::Tensor ref = window_nll(model->forward_hidden(ids), ids,
                                  [&](const torch::Tensor& h) { return model->lm_head(h); });
   ASSERT_EQ(r.nll.size(), 5u);
-  for (int64_t i = 0; i < 5; ++i) // fp32 compute: batch shapes differ (2 vs 5 windows), so BLAS rounds differently.
+  for (int64_t i = 0; i < 5;
+       ++i)  // fp32 compute: batch shapes differ (2 vs 5 windows), so BLAS rounds differently.
     EXPECT_NEAR(r.nll[i], ref[i].item<double>(), 1e-6 * std::abs(r.nll[i]));
   EXPECT_EQ(r.scored_tokens, 5 * 23);
 }
 
 TEST_P(CalibFamilies, ScoresEqualDirectComputationAndStreamingEqualsInMemory) {
-  const std::string dir = test::make_prune_model(GetParam(), test::temp_dir("calib_direct") + "/m", 4);
+  const std::string dir =
+      test::make_prune_model(GetParam(), test::temp_dir("calib_direct") + "/m", 4);
   torch::Tensor ids = windows(6, 16, 2);
   // Direct: capture x_l (layer inputs) and the last layer's output from the model's hook.
   auto model = CausalLM::load(dir);
@@ -122,9 +124,11 @@ TEST_P(CalibFamilies, AllTokenPairsUseOnePassPerBatchWithTheSameResult) {
     torch::NoGradGuard ng;
     model->forward(ids, nullptr, &hook);
   }
-  auto A = first.reshape({-1, 32}).to(torch::kDouble), B = last.reshape({-1, 32}).to(torch::kDouble);
+  auto A = first.reshape({-1, 32}).to(torch::kDouble),
+       B = last.reshape({-1, 32}).to(torch::kDouble);
   auto c = ((A * B).sum(1) / (A.norm(2, 1) * B.norm(2, 1))).clamp(-1, 1);
-  EXPECT_NEAR(angular_distance(obs.stats())[3][0], (torch::acos(c) / M_PI).mean().item<double>(), 1e-6);
+  EXPECT_NEAR(angular_distance(obs.stats())[3][0], (torch::acos(c) / M_PI).mean().item<double>(),
+              1e-6);
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, CalibFamilies, ::testing::Values("llama", "qwen2", "phi3"));
@@ -154,6 +158,8 @@ TEST(CalibData, WindowsFollowTheDocumentedRule) {
   const std::string msg = test::bad_input_message([&] { make_calib_set(*tok, o, 1000); });
   EXPECT_NE(msg.find("needs at least 600"), std::string::npos) << msg;
   EXPECT_NE(msg.find(std::to_string(ids.size()) + " tokens"), std::string::npos) << msg;
-  EXPECT_NE(test::bad_input_message([&] { make_calib_set(*tok, o, 256); }).find("max_position_embeddings"),
+  EXPECT_NE(test::bad_input_message([&] {
+              make_calib_set(*tok, o, 256);
+            }).find("max_position_embeddings"),
             std::string::npos);
 }

@@ -4,9 +4,8 @@
 // bit for bit, A + B equals the source pruned of C's layers only, a model with sub-blocks
 // dropped computes what the source computes with those sub-blocks skipped, and streaming
 // gives the same plan and scores as in-memory.
-#include <gtest/gtest.h>
-
 #include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
 
 #include <filesystem>
 
@@ -182,10 +181,12 @@ TEST_P(DepthFamilies, BundlesRestoreTheSourceExactly) {
   EXPECT_EQ(read_json_file(root + "/AB/config.json").at("num_hidden_layers"), 6 - keep.size());
 
   // Refusals: a bundle applied twice, a bundle made from another model.
-  EXPECT_NE(test::bad_input_message([&] { restore(root + "/AB", {"B"}, "X"); }).find("already applied"),
-            std::string::npos);
-  EXPECT_NE(test::bad_input_message([&] { restore(oc.out, {"B"}, "Y"); }).find("made from another model"),
-            std::string::npos);
+  EXPECT_NE(
+      test::bad_input_message([&] { restore(root + "/AB", {"B"}, "X"); }).find("already applied"),
+      std::string::npos);
+  EXPECT_NE(
+      test::bad_input_message([&] { restore(oc.out, {"B"}, "Y"); }).find("made from another model"),
+      std::string::npos);
   EXPECT_FALSE(fs::exists(root + "/X"));
   EXPECT_FALSE(fs::exists(root + "/Y"));
 }

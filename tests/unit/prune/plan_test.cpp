@@ -24,7 +24,8 @@ ModelSpec spec_with(int64_t layers) {
 DepthScores scores(int64_t L) {
   DepthScores sc;
   const double nan = std::nan("");
-  sc.angular.assign(static_cast<size_t>(L + 1), std::vector<double>(static_cast<size_t>(L + 1), nan));
+  sc.angular.assign(static_cast<size_t>(L + 1),
+                    std::vector<double>(static_cast<size_t>(L + 1), nan));
   for (int64_t n = 1; n <= L; ++n)
     for (int64_t l = 0; l + n <= L; ++l) sc.angular[n][l] = 0.1 * n + 0.01 * l;
   sc.angular[2][2] = 0.05;
@@ -37,7 +38,9 @@ DepthScores scores(int64_t L) {
 std::vector<std::pair<std::string, int64_t>> units(const PrunePlan& p) {
   std::vector<std::pair<std::string, int64_t>> u;
   for (const auto& x : p.units) u.emplace_back(unit_kind_name(x.kind), x.layer);
-  std::sort(u.begin(), u.end(), [](auto& a, auto& b) { return a.second < b.second || (a.second == b.second && a.first < b.first); });
+  std::sort(u.begin(), u.end(), [](auto& a, auto& b) {
+    return a.second < b.second || (a.second == b.second && a.first < b.first);
+  });
   return u;
 }
 
@@ -49,7 +52,8 @@ TEST(PrunePlan, JsonRoundTrip) {
   p.family = "qwen2";
   p.source_layers = 6;
   p.params = {{"n_drop", 2}};
-  p.units = {{UnitKind::kAttn, 3, 0.02, 0.02, "B", "low"}, {UnitKind::kLayer, 4, std::nan(""), 1.5, "C", ""}};
+  p.units = {{UnitKind::kAttn, 3, 0.02, 0.02, "B", "low"},
+             {UnitKind::kLayer, 4, std::nan(""), 1.5, "C", ""}};
   PrunePlan q = PrunePlan::from_json(json::parse(p.to_json().dump()), "mem");
   EXPECT_EQ(q.to_json(), p.to_json());
   EXPECT_TRUE(std::isnan(q.units[1].score));
@@ -60,18 +64,23 @@ TEST(PrunePlan, BadPlansAreNamed) {
     return test::bad_input_message([&] { PrunePlan::from_json(j, "p.json"); });
   };
   EXPECT_NE(msg(json{{"format", "x"}}).find("not an llmprune plan"), std::string::npos);
-  json ok = {{"format", "llmprune-plan"}, {"version", 1}, {"kind", "depth"}, {"method", "angular"},
-             {"source_layers", 6}, {"units", json::array()}};
+  json ok = {{"format", "llmprune-plan"}, {"version", 1},       {"kind", "depth"},
+             {"method", "angular"},       {"source_layers", 6}, {"units", json::array()}};
   json bad = ok;
   bad["units"] = {{{"kind", "head"}, {"layer", 1}}};
   EXPECT_NE(msg(bad).find("units[0].kind \"head\""), std::string::npos);
   PrunePlan p = PrunePlan::from_json(ok, "p.json");
   p.units = {{UnitKind::kLayer, 6, 0, 0, "B", ""}};
-  EXPECT_NE(test::bad_input_message([&] { p.validate(spec_with(6), "p.json"); }).find("outside layers 0..5"),
+  EXPECT_NE(test::bad_input_message([&] {
+              p.validate(spec_with(6), "p.json");
+            }).find("outside layers 0..5"),
             std::string::npos);
-  p.units = {{UnitKind::kAttn, 1, 0, 0, "B", ""}, {UnitKind::kLayer, 1, 0, 0, "B", ""},
+  p.units = {{UnitKind::kAttn, 1, 0, 0, "B", ""},
+             {UnitKind::kLayer, 1, 0, 0, "B", ""},
              {UnitKind::kAttn, 1, 0, 0, "B", ""}};
-  EXPECT_NE(test::bad_input_message([&] { p.validate(spec_with(6), "p.json"); }).find("attn of layer 1 is not in the model"),
+  EXPECT_NE(test::bad_input_message([&] {
+              p.validate(spec_with(6), "p.json");
+            }).find("attn of layer 1 is not in the model"),
             std::string::npos);
   EXPECT_NE(test::bad_input_message([&] { p.validate(spec_with(5), "p.json"); }).find("6 layers"),
             std::string::npos);
@@ -135,8 +144,10 @@ TEST(DepthPlanner, IterativeMethodsAskForFreshNumbers) {
 }
 
 TEST(DepthPlanner, SplitPutsTheMostImportantInB) {
-  std::vector<PruneUnit> u = {{UnitKind::kLayer, 1, 0, 0.3, "", ""}, {UnitKind::kLayer, 2, 0, 0.9, "", ""},
-                              {UnitKind::kLayer, 3, 0, 0.1, "", ""}, {UnitKind::kLayer, 4, 0, 0.5, "", ""}};
+  std::vector<PruneUnit> u = {{UnitKind::kLayer, 1, 0, 0.3, "", ""},
+                              {UnitKind::kLayer, 2, 0, 0.9, "", ""},
+                              {UnitKind::kLayer, 3, 0, 0.1, "", ""},
+                              {UnitKind::kLayer, 4, 0, 0.5, "", ""}};
   split_bundles(u, 0.5);  // round(2) -> B = priorities 0.9 (layer 2), 0.5 (layer 4)
   EXPECT_EQ(u[0].bundle + u[1].bundle + u[2].bundle + u[3].bundle, "CBCB");
   split_bundles(u, 0.3);  // round(1.2) = 1 -> only layer 2
@@ -146,16 +157,22 @@ TEST(DepthPlanner, SplitPutsTheMostImportantInB) {
 TEST(DepthPlanner, BadRequests) {
   DepthRequest r;
   r.method = "magic";
-  EXPECT_NE(test::bad_input_message([&] { plan_depth(spec_with(4), r, scores(4), nullptr); })
-                .find("unknown depth method 'magic'"), std::string::npos);
+  EXPECT_NE(test::bad_input_message([&] {
+              plan_depth(spec_with(4), r, scores(4), nullptr);
+            }).find("unknown depth method 'magic'"),
+            std::string::npos);
   r.method = "block-influence";
   r.n_drop = 4;
   r.keep_last = false;
-  EXPECT_NE(test::bad_input_message([&] { plan_depth(spec_with(4), r, scores(4), nullptr); })
-                .find("leaves no layer"), std::string::npos);
+  EXPECT_NE(test::bad_input_message([&] {
+              plan_depth(spec_with(4), r, scores(4), nullptr);
+            }).find("leaves no layer"),
+            std::string::npos);
   r.keep_last = true;
   r.keep_first = true;
   r.n_drop = 5;  // 6 layers, 0 and 5 protected: 4 removable
-  EXPECT_NE(test::bad_input_message([&] { plan_depth(spec_with(6), r, scores(6), nullptr); })
-                .find("larger than the 4 removable layers"), std::string::npos);
+  EXPECT_NE(test::bad_input_message([&] {
+              plan_depth(spec_with(6), r, scores(6), nullptr);
+            }).find("larger than the 4 removable layers"),
+            std::string::npos);
 }

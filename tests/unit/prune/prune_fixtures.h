@@ -26,9 +26,9 @@ inline SyntheticOptions prune_model_options(int64_t layers, uint64_t seed = 7) {
   o.n_layers = layers;
   o.hidden = 32;
   o.heads = 4;
-  o.kv_heads = 2;     // GQA 2:1 (qwen2 gets q/k/v biases from its family defaults)
+  o.kv_heads = 2;  // GQA 2:1 (qwen2 gets q/k/v biases from its family defaults)
   o.intermediate = 48;
-  o.vocab = 257;      // the byte-level tokenizer's vocabulary
+  o.vocab = 257;  // the byte-level tokenizer's vocabulary
   o.max_position_embeddings = 256;
   o.seed = seed;
   return o;

@@ -1,9 +1,10 @@
 // SHA-256 against the FIPS 180-4 / NIST example vectors, incremental updates, and files.
+#include "util/sha256.h"
+
 #include <gtest/gtest.h>
 
 #include "support/assets.h"
 #include "util/fs.h"
-#include "util/sha256.h"
 
 using namespace llmprune;
 
@@ -22,7 +23,8 @@ TEST(Sha256, IncrementalAndFileEqualOneShot) {
   for (int i = 0; i < 5000; ++i) data += static_cast<char>(i * 31 % 251);
   for (size_t chunk : {1, 7, 63, 64, 65, 1000}) {
     Sha256 h;
-    for (size_t p = 0; p < data.size(); p += chunk) h.update(data.data() + p, std::min(chunk, data.size() - p));
+    for (size_t p = 0; p < data.size(); p += chunk)
+      h.update(data.data() + p, std::min(chunk, data.size() - p));
     EXPECT_EQ(h.hex_digest(), sha256_hex(data)) << "chunk " << chunk;
   }
   const std::string path = test::temp_dir("sha") + "/f.bin";
