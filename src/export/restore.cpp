@@ -27,6 +27,17 @@ const json& field(const json& j, const char* key, const std::string& file) {
   return j.at(key);
 }
 
+// j[key] as T, or bad_input naming the file, the key and what is there.
+template <typename T>
+T get(const json& j, const char* key, const std::string& file) {
+  const json& v = field(j, key, file);
+  try {
+    return v.get<T>();
+  } catch (const json::exception&) {
+    throw bad_input("[restore] ", file, ": \"", key, "\" has the wrong type: ", v.dump());
+  }
+}
+
 }  // namespace
 
 json restore_bundles(const RestoreOptions& o) {
@@ -35,7 +46,7 @@ json restore_bundles(const RestoreOptions& o) {
   LLMPRUNE_CHECK(path_exists(map_path), "[restore] ", o.model,
                  " has no layers_map.json: not a model written by `llmprune prune depth`");
   const json map = read_json_file(map_path);
-  const std::string manifest_sha = field(map, "manifest_sha256", map_path).get<std::string>();
+  const std::string manifest_sha = get<std::string>(map, "manifest_sha256", map_path);
   const CheckpointConfig a = read_checkpoint_config(o.model);
   const std::string original_path = join_path(o.model, "original_config/config.json");
   const json original = read_json_file(original_path);
@@ -50,11 +61,11 @@ json restore_bundles(const RestoreOptions& o) {
   state.mlp = state.attn;
   std::vector<int64_t> original_of;
   for (const json& e : field(map, "layers", map_path)) {
-    const int64_t l = e.at("original").get<int64_t>();
+    const int64_t l = get<int64_t>(e, "original", map_path);
     LLMPRUNE_CHECK(l >= 0 && l < source.n_layers(), "[restore] ", map_path, ": original layer ", l,
                    " outside the source's ", source.n_layers(), " layers");
-    state.attn[static_cast<size_t>(l)] = e.at("attn").get<bool>();
-    state.mlp[static_cast<size_t>(l)] = e.at("mlp").get<bool>();
+    state.attn[static_cast<size_t>(l)] = get<bool>(e, "attn", map_path);
+    state.mlp[static_cast<size_t>(l)] = get<bool>(e, "mlp", map_path);
     original_of.push_back(l);
   }
   LLMPRUNE_CHECK(static_cast<int64_t>(original_of.size()) == a.spec.n_layers(), "[restore] ",
@@ -86,16 +97,20 @@ json restore_bundles(const RestoreOptions& o) {
     LLMPRUNE_CHECK(path_exists(meta_path), "[restore] ", dir,
                    " has no bundle_meta.json: not a bundle");
     const json meta = read_json_file(meta_path);
-    const std::string their = field(meta, "manifest_sha256", meta_path).get<std::string>();
+    const std::string their = get<std::string>(meta, "manifest_sha256", meta_path);
     LLMPRUNE_CHECK(their == manifest_sha, "[restore] bundle ", dir,
                    " was made from another model: "
                    "its manifest hash ",
                    their.substr(0, 12), "... does not match ", o.model, " (",
                    manifest_sha.substr(0, 12), "...)");
     for (const json& u : field(meta, "units", meta_path)) {
-      const int64_t l = u.at("original_layer").get<int64_t>();
-      bundle_stores.push_back(std::make_unique<TensorStore>(
-          TensorStore::open(join_path(dir, u.at("file").get<std::string>()))));
+      const int64_t l = get<int64_t>(u, "original_layer", meta_path);
+      const std::string file = get<std::string>(u, "file", meta_path);
+      LLMPRUNE_CHECK(!file.empty() && file.find('/') == std::string::npos && file != "..",
+                     "[restore] ", meta_path, ": unit file \"", file,
+                     "\" must be a file name inside the bundle");
+      bundle_stores.push_back(
+          std::make_unique<TensorStore>(TensorStore::open(join_path(dir, file))));
       const TensorStore& st = *bundle_stores.back();
       for (const std::string& name : st.names()) {
         LLMPRUNE_CHECK(!available.count(name), "[restore] bundle ", dir, " (layer ", l,

@@ -98,6 +98,8 @@ json run_depth_job(const DepthJobOptions& o) {
     req.n_drop = static_cast<int64_t>(std::floor(0.25 * static_cast<double>(L) + 0.5));
   }
   if (o.plan_file.empty()) check_depth_request(cc.spec, req);  // before any work
+  const TokenPos pair_pos = parse_pos(o.token_pos, TokenPos::kLast);  // Gromov et al.
+  const TokenPos layer_pos = parse_pos(o.token_pos, TokenPos::kAll);  // ShortGPT, LLM-Drop
 
   const uint64_t act =
       static_cast<uint64_t>(o.calib.n_used()) * o.calib.seqlen * cc.spec.hidden_size * 4 * 3;
@@ -137,8 +139,6 @@ json run_depth_job(const DepthJobOptions& o) {
     auto tokenizer = Tokenizer::from_dir(o.model);
     const CalibSet calib = make_calib_set(*tokenizer, o.calib, spec.max_position_embeddings);
     analysis.calibration = calib.to_json(o.calib);
-    const TokenPos pair_pos = parse_pos(o.token_pos, TokenPos::kLast);  // Gromov et al.
-    const TokenPos layer_pos = parse_pos(o.token_pos, TokenPos::kAll);  // ShortGPT, LLM-Drop
     analysis.pair_pos = token_pos_name(pair_pos);
     analysis.layer_pos = token_pos_name(layer_pos);
     RunOptions ro;
