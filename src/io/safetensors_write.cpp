@@ -62,7 +62,8 @@ DType dtype_of(const std::string& name, const torch::Tensor& tensor) {
 }
 
 void check_stream(const std::ofstream& out, const std::string& path) {
-  if (!out) throw bad_input("[safetensors] cannot write ", path, ": ", std::strerror(errno));
+  // The environment (disk full, permissions), not the input: exit 1.
+  if (!out) throw internal_error("[safetensors] cannot write ", path, ": ", std::strerror(errno));
 }
 
 }  // namespace
