@@ -270,6 +270,16 @@ TEST(BadInputHardening, ThreadsAndSeqLenBounds) {
                    {"--seq-len must be at least 2, got 0"});
 }
 
+TEST(BadInputHardening, ReportWriteErrorNamesTheReportFile) {
+  // Was "cannot write <report>.partial-<pid>", exit 2; the environment is at fault: exit 1.
+  std::string dir = make_model("report");
+  auto r = test::run_llmprune("inspect --no-scan --model " + dir +
+                              " --report /nonexistent-llmprune-dir/r.json");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("cannot write /nonexistent-llmprune-dir/r.json: "), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(".partial"), std::string::npos) << r.err;
+}
+
 TEST(BadInputHardening, LibTorchErrorIsOneLineExitOne) {
   // An allocation of 8e18 bytes (1e9 x 1e9 int64 token ids) fails on any machine; LibTorch's
   // c10::Error carried a multi-line C++ backtrace to the user as "internal error".
