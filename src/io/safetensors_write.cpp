@@ -44,7 +44,7 @@ std::string make_header(const std::vector<const Item*>& items) {
 void write_one(const std::string& path, const std::vector<const Item*>& items) {
   std::string header = make_header(items);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw bad_input("[safetensors] cannot write ", path, ": ", std::strerror(errno));
+  if (!out) throw internal_error("[safetensors] cannot write ", path, ": ", std::strerror(errno));
   uint64_t n = header.size();
   char len[8];
   for (int i = 0; i < 8; ++i) len[i] = static_cast<char>((n >> (8 * i)) & 0xff);
@@ -54,7 +54,7 @@ void write_one(const std::string& path, const std::vector<const Item*>& items) {
     if (it->bytes) out.write(static_cast<const char*>(it->t.data_ptr()),
                              static_cast<std::streamsize>(it->bytes));
   out.flush();
-  if (!out) throw bad_input("[safetensors] cannot write ", path, ": ", std::strerror(errno));
+  if (!out) throw internal_error("[safetensors] cannot write ", path, ": ", std::strerror(errno));
 }
 
 std::string shard_name(const std::string& prefix, size_t i, size_t n) {

@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <set>
@@ -172,6 +174,18 @@ TEST(FsAtomic, WriteErrorsNameTheRealFileAndAreEnvironmentErrors) {
     std::string msg = e.what();
     EXPECT_EQ(msg.rfind("cannot write " + path + ": ", 0), 0u) << msg;
     EXPECT_EQ(msg.find(".partial"), std::string::npos) << msg;
+    EXPECT_EQ(e.exit_code(), 1);
+  }
+}
+
+TEST(FsAtomic, DiskFullNamesTheFile) {
+  // /dev/full fails every write with ENOSPC, as a full disk does.
+  if (!fs::exists("/dev/full")) GTEST_SKIP() << "no /dev/full";
+  try {
+    write_file_atomic("/dev/full", std::string(1 << 16, 'x'));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "cannot write /dev/full: " + std::string(std::strerror(ENOSPC)));
     EXPECT_EQ(e.exit_code(), 1);
   }
 }
