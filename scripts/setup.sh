@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Install llmprune's build dependencies from Debian packages (nothing else is downloaded)
 # and configure + build into ./build. Safe to re-run: installed packages are skipped.
+#   --sanitizers  also install clang and its sanitizer/libFuzzer runtimes (libclang-rt-14-dev
+#                 holds libclang_rt.fuzzer and asan/ubsan for Debian 12's clang 14), and only
+#                 install: scripts/fuzz.sh and scripts/sanitize.sh configure their own builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+SANITIZERS=0
+if [[ "${1:-}" == "--sanitizers" ]]; then SANITIZERS=1; fi
 
 PACKAGES=(
   g++ cmake ninja-build pkg-config
@@ -14,6 +19,7 @@ PACKAGES=(
   libutf8proc-dev                              # NFC / NFKC normalizers
   zlib1g-dev libgtest-dev
 )
+if ((SANITIZERS)); then PACKAGES+=(clang-14 libclang-rt-14-dev); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -26,6 +32,8 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+if ((SANITIZERS)); then exit 0; fi
 
 BUILD_DIR=${BUILD_DIR:-build}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null

@@ -2,6 +2,7 @@
 // family's TensorNaming and the per-layer spec, so a family only declares names.
 #include "arch/family.h"
 
+#include "util/checked.h"
 #include "util/error.h"
 
 namespace llmprune {
@@ -65,7 +66,9 @@ std::vector<TensorInfo> Family::tensors(const ModelSpec& spec) const {
     const std::string p = n.layer_prefix(l);
     if (L.attn) {
       const AttentionSpec& a = *L.attn;
-      const int64_t q_rows = a.n_heads * a.head_dim, kv_rows = a.n_kv_heads * a.head_dim;
+      const std::string lw = "[model] layer " + s(l);
+      const int64_t q_rows = checked_mul(a.n_heads, a.head_dim, lw + " attention rows");
+      const int64_t kv_rows = checked_mul(a.n_kv_heads, a.head_dim, lw + " key/value rows");
       const std::string hq = "num_attention_heads " + s(a.n_heads) + " x head_dim " +
                              s(a.head_dim) + " = " + s(q_rows) + " rows";
       const std::string hkv = "num_key_value_heads " + s(a.n_kv_heads) + " x head_dim " +
@@ -74,7 +77,9 @@ std::vector<TensorInfo> Family::tensors(const ModelSpec& spec) const {
                      "hidden_size"});
       const std::string ap = p + n.attn + ".";
       if (n.fused_qkv()) {
-        add_linear(out, n, ap + n.qkv, TensorRole::kQkv, l, q_rows + 2 * kv_rows, h, a.qkv_bias,
+        add_linear(out, n, ap + n.qkv, TensorRole::kQkv, l,
+                   checked_add(q_rows, checked_mul(2, kv_rows, lw + " qkv rows"), lw + " qkv rows"),
+                   h, a.qkv_bias,
                    "(" + hq + ") + 2 x (" + hkv + ")");
       } else {
         add_linear(out, n, ap + n.q, TensorRole::kQ, l, q_rows, h, a.qkv_bias, hq);
@@ -92,7 +97,8 @@ std::vector<TensorInfo> Family::tensors(const ModelSpec& spec) const {
                      "hidden_size"});
       const std::string mp = p + n.mlp + ".";
       if (n.fused_gate_up())
-        add_linear(out, n, mp + n.gate_up, TensorRole::kGateUp, l, 2 * I, h, m.bias,
+        add_linear(out, n, mp + n.gate_up, TensorRole::kGateUp, l,
+                   checked_mul(2, I, "[model] layer " + s(l) + " gate_up rows"), h, m.bias,
                    "2 x " + hi + " rows");
       else {
         add_linear(out, n, mp + n.gate, TensorRole::kGate, l, I, h, m.bias, hi + " rows");

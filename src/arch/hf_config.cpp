@@ -12,24 +12,25 @@ bool ConfigReader::has(const std::string& key) const {
 }
 
 int64_t ConfigReader::get_int(const std::string& key) const {
-  if (!has(key)) throw bad_input("[config] ", path_, ": missing required key \"", key, "\"");
-  return get_int(key, 0);
+  return get_required_int(key, INT64_MIN, INT64_MAX);
 }
 
-int64_t ConfigReader::get_int(const std::string& key, int64_t fallback) const {
+int64_t ConfigReader::get_required_int(const std::string& key, int64_t lo, int64_t hi) const {
+  if (!has(key)) throw bad_input("[config] ", path_, ": missing required key \"", key, "\"");
+  return get_int(key, 0, lo, hi);
+}
+
+int64_t ConfigReader::get_int(const std::string& key, int64_t fallback, int64_t lo,
+                              int64_t hi) const {
   if (!has(key)) return fallback;
-  const json& v = j_.at(key);
-  if (v.is_number_integer() || v.is_number_unsigned()) return v.get<int64_t>();
-  if (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>())
-    return static_cast<int64_t>(v.get<double>());
-  throw bad_input("[config] ", path_, ": key \"", key, "\" must be an integer, got ", v.dump());
+  return json_int(j_.at(key), "[config] " + path_ + ": key \"" + key + "\"", lo, hi);
 }
 
 double ConfigReader::get_double(const std::string& key, double fallback) const {
   if (!has(key)) return fallback;
   const json& v = j_.at(key);
   if (!v.is_number())
-    throw bad_input("[config] ", path_, ": key \"", key, "\" must be a number, got ", v.dump());
+    throw bad_input("[config] ", path_, ": key \"", key, "\" must be a number, got ", json_excerpt(v));
   return v.get<double>();
 }
 
@@ -38,7 +39,7 @@ bool ConfigReader::get_bool(const std::string& key, bool fallback) const {
   const json& v = j_.at(key);
   if (!v.is_boolean())
     throw bad_input("[config] ", path_, ": key \"", key, "\" must be true or false, got ",
-                    v.dump());
+                    json_excerpt(v));
   return v.get<bool>();
 }
 
@@ -46,7 +47,7 @@ std::string ConfigReader::get_string(const std::string& key, const std::string& 
   if (!has(key)) return fallback;
   const json& v = j_.at(key);
   if (!v.is_string())
-    throw bad_input("[config] ", path_, ": key \"", key, "\" must be a string, got ", v.dump());
+    throw bad_input("[config] ", path_, ": key \"", key, "\" must be a string, got ", json_excerpt(v));
   return v.get<std::string>();
 }
 
@@ -60,8 +61,13 @@ double scaling_double(const json& s, const std::string& path, const char* key, d
   if (!s.contains(key) || s.at(key).is_null()) return fallback;
   if (!s.at(key).is_number())
     throw bad_input("[config] ", path, ": rope_scaling.", key, " must be a number, got ",
-                    s.at(key).dump());
+                    json_excerpt(s.at(key)));
   return s.at(key).get<double>();
+}
+
+int64_t scaling_int(const json& s, const std::string& path, const char* key, int64_t fallback) {
+  if (!s.contains(key) || s.at(key).is_null()) return fallback;
+  return json_int(s.at(key), "[config] " + path + ": rope_scaling." + key, 0, kMaxPositions);
 }
 
 }  // namespace
@@ -85,7 +91,7 @@ RopeSpec parse_rope(const ConfigReader& cfg) {
   if (scaling.is_null()) return rope;
   if (!scaling.is_object())
     throw bad_input("[config] ", cfg.path(), ": rope_scaling must be an object or null, got ",
-                    scaling.dump());
+                    json_excerpt(scaling));
   std::string type;
   if (scaling.contains("rope_type") && scaling.at("rope_type").is_string())
     type = scaling.at("rope_type").get<std::string>();
@@ -103,15 +109,15 @@ RopeSpec parse_rope(const ConfigReader& cfg) {
   if (type == "llama3") {
     rope.low_freq_factor = scaling_double(scaling, p, "low_freq_factor", 1.0);
     rope.high_freq_factor = scaling_double(scaling, p, "high_freq_factor", 4.0);
-    rope.original_max_position_embeddings = static_cast<int64_t>(
-        scaling_double(scaling, p, "original_max_position_embeddings", 8192));
+    rope.original_max_position_embeddings =
+        scaling_int(scaling, p, "original_max_position_embeddings", 8192);
     if (rope.high_freq_factor <= rope.low_freq_factor)
       throw bad_input("[config] ", p, ": rope_scaling high_freq_factor (", rope.high_freq_factor,
                       ") must exceed low_freq_factor (", rope.low_freq_factor, ")");
   } else if (type == "yarn") {
-    rope.original_max_position_embeddings = static_cast<int64_t>(scaling_double(
-        scaling, p, "original_max_position_embeddings",
-        static_cast<double>(cfg.get_int("max_position_embeddings", 0))));
+    rope.original_max_position_embeddings =
+        scaling_int(scaling, p, "original_max_position_embeddings",
+                    cfg.get_int("max_position_embeddings", 0, 0, kMaxPositions));
     rope.beta_fast = scaling_double(scaling, p, "beta_fast", 32.0);
     rope.beta_slow = scaling_double(scaling, p, "beta_slow", 1.0);
     rope.attention_factor = scaling_double(scaling, p, "attention_factor", 0.0);
@@ -135,20 +141,21 @@ ModelSpec parse_common_config(const ConfigReader& cfg, const std::string& family
   ModelSpec spec;
   spec.family = family;
   spec.model_type = cfg.get_string("model_type", family);
-  spec.vocab_size = cfg.get_int("vocab_size");
-  spec.hidden_size = cfg.get_int("hidden_size");
-  int64_t n_layers = cfg.get_int("num_hidden_layers");
-  int64_t n_heads = cfg.get_int("num_attention_heads");
-  int64_t n_kv = cfg.get_int("num_key_value_heads", n_heads);  // HF: MHA when absent
-  int64_t inter = cfg.get_int("intermediate_size");
+  // Zero is refused by the checks below with their own message; the bounds here only keep
+  // the values small enough for every product made from them.
+  spec.vocab_size = cfg.get_required_int("vocab_size", INT64_MIN, kMaxVocabSize);
+  spec.hidden_size = cfg.get_required_int("hidden_size", INT64_MIN, kMaxHiddenSize);
+  int64_t n_layers = cfg.get_required_int("num_hidden_layers", 0, kMaxLayers);
+  int64_t n_heads = cfg.get_required_int("num_attention_heads", INT64_MIN, kMaxHeads);
+  // HF: MHA when absent.
+  int64_t n_kv = cfg.get_int("num_key_value_heads", n_heads, INT64_MIN, kMaxHeads);
+  int64_t inter = cfg.get_required_int("intermediate_size", INT64_MIN, kMaxIntermediateSize);
   positive(cfg, "vocab_size", spec.vocab_size);
   positive(cfg, "hidden_size", spec.hidden_size);
   positive(cfg, "num_attention_heads", n_heads);
   positive(cfg, "num_key_value_heads", n_kv);
   positive(cfg, "intermediate_size", inter);
-  if (n_layers < 0)
-    throw bad_input("[config] ", cfg.path(), ": num_hidden_layers must be >= 0, got ", n_layers);
-  int64_t head_dim = cfg.get_int("head_dim", 0);
+  int64_t head_dim = cfg.get_int("head_dim", 0, INT64_MIN, kMaxHeadDim);
   if (head_dim == 0) {
     if (spec.hidden_size % n_heads != 0)
       throw bad_input("[config] ", cfg.path(), ": hidden_size ", spec.hidden_size,
@@ -164,22 +171,22 @@ ModelSpec parse_common_config(const ConfigReader& cfg, const std::string& family
   if (act != "silu")
     throw bad_input("[config] ", cfg.path(), ": unsupported hidden_act '", act,
                     "' (supported: silu)");
-  spec.max_position_embeddings = cfg.get_int("max_position_embeddings", 0);
+  spec.max_position_embeddings = cfg.get_int("max_position_embeddings", 0, 0, kMaxPositions);
   spec.rms_norm_eps = cfg.get_double("rms_norm_eps", 1e-6);
   spec.tie_word_embeddings = cfg.get_bool("tie_word_embeddings", false);
   spec.rope = parse_rope(cfg);
-  if (cfg.has("bos_token_id")) spec.bos_token_id = cfg.get_int("bos_token_id");
+  // Token ids index the vocabulary (negative ids would be rejected by transformers too).
+  if (cfg.has("bos_token_id"))
+    spec.bos_token_id = cfg.get_int("bos_token_id", 0, 0, kMaxVocabSize - 1);
   if (cfg.has("eos_token_id")) {
     const json& e = cfg.raw().at("eos_token_id");
     if (e.is_array()) {
-      for (const auto& x : e) {
-        if (!x.is_number_integer())
-          throw bad_input("[config] ", cfg.path(), ": eos_token_id entries must be integers, got ",
-                          e.dump());
-        spec.eos_token_ids.push_back(x.get<int64_t>());
-      }
+      for (size_t k = 0; k < e.size(); ++k)
+        spec.eos_token_ids.push_back(json_int(
+            e[k], "[config] " + cfg.path() + ": eos_token_id[" + std::to_string(k) + "]", 0,
+            kMaxVocabSize - 1));
     } else {
-      spec.eos_token_ids.push_back(cfg.get_int("eos_token_id"));
+      spec.eos_token_ids.push_back(cfg.get_int("eos_token_id", 0, 0, kMaxVocabSize - 1));
     }
   }
   AttentionSpec attn;
@@ -228,6 +235,12 @@ json common_config_keys(const ModelSpec& spec, const std::string& architecture,
                         const std::string& torch_dtype) {
   const AttentionSpec* a = representative_attn(spec);
   const MlpSpec* m = representative_mlp(spec);
+  // Stock keys need positive head counts and sizes (parse_common_config refuses 0): a model
+  // with no attention or no MLP left anywhere cannot be described by this config format.
+  if (!a || !m)
+    throw bad_input("[config] cannot write a ", spec.family, " config: no layer keeps ",
+                    !a ? "attention" : "an MLP", " (num_attention_heads / intermediate_size",
+                    " would be 0 and the config could not be read back)");
   json c;
   c["architectures"] = json::array({architecture});
   c["model_type"] = spec.model_type.empty() ? spec.family : spec.model_type;

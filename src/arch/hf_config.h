@@ -11,12 +11,28 @@
 
 namespace llmprune {
 
+// Upper bounds on config sizes: far above any released model (Llama-3.1-405B: 126 layers,
+// 128 heads, head_dim 128, hidden 16384, intermediate 53248; Gemma: 256k vocabulary), low
+// enough that every row count, element count and byte size derived from them fits in int64
+// and that a typo such as num_hidden_layers 1e9 is refused before anything is allocated.
+constexpr int64_t kMaxLayers = 1 << 14;
+constexpr int64_t kMaxHeads = 1 << 14;
+constexpr int64_t kMaxHeadDim = 1 << 14;
+constexpr int64_t kMaxHiddenSize = 1 << 20;
+constexpr int64_t kMaxIntermediateSize = 1 << 22;
+constexpr int64_t kMaxVocabSize = 1 << 24;
+constexpr int64_t kMaxPositions = int64_t{1} << 32;
+
 class ConfigReader {
  public:
   ConfigReader(const json& config, std::string path) : j_(config), path_(std::move(path)) {}
   bool has(const std::string& key) const;  // present and not null
+  // Integers (integral floats such as 32.0 accepted, as transformers writes them) in
+  // [lo, hi]; anything else throws bad_input naming the file, key and value.
   int64_t get_int(const std::string& key) const;  // required
-  int64_t get_int(const std::string& key, int64_t fallback) const;
+  int64_t get_int(const std::string& key, int64_t fallback, int64_t lo = INT64_MIN,
+                  int64_t hi = INT64_MAX) const;
+  int64_t get_required_int(const std::string& key, int64_t lo, int64_t hi) const;
   double get_double(const std::string& key, double fallback) const;
   bool get_bool(const std::string& key, bool fallback) const;
   std::string get_string(const std::string& key, const std::string& fallback) const;

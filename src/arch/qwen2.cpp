@@ -24,12 +24,12 @@ class Qwen2Family : public Family {
       const json& types = config.at("layer_types");
       if (!types.is_array() || static_cast<int64_t>(types.size()) != n)
         throw bad_input("[config] ", path, ": layer_types must list ", n, " entries, got ",
-                        types.dump());
+                        json_excerpt(types));
       for (int64_t i = 0; i < n; ++i) {
         const json& t = types[static_cast<size_t>(i)];
         if (!t.is_string() || (t != "sliding_attention" && t != "full_attention"))
           throw bad_input("[config] ", path, ": layer_types[", i, "] must be "
-                          "\"full_attention\" or \"sliding_attention\", got ", t.dump());
+                          "\"full_attention\" or \"sliding_attention\", got ", json_excerpt(t));
         sliding[static_cast<size_t>(i)] = t == "sliding_attention";
       }
     } else if (use_window && window > 0) {

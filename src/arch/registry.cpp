@@ -1,6 +1,7 @@
 // Family registry, detection and the llmprune config block (see registry.h).
 #include "arch/registry.h"
 
+#include "arch/hf_config.h"
 #include "util/error.h"
 
 namespace llmprune {
@@ -74,39 +75,39 @@ const Family& detect_family(const json& config, const std::string& path) {
 
 void apply_llmprune_block(const json& block, const std::string& path, ModelSpec& spec) {
   if (!block.is_object())
-    throw bad_input("[config] ", path, ": \"llmprune\" must be an object, got ", block.dump());
+    throw bad_input("[config] ", path, ": \"llmprune\" must be an object, got ", json_excerpt(block));
   if (!block.contains("layers")) return;
   const json& layers = block.at("layers");
   if (!layers.is_array() || static_cast<int64_t>(layers.size()) != spec.n_layers())
     throw bad_input("[config] ", path, ": llmprune.layers must list num_hidden_layers = ",
                     spec.n_layers(), " entries, got ",
-                    layers.is_array() ? std::to_string(layers.size()) : layers.dump());
-  auto get = [&](const json& obj, const char* key, int64_t i, int64_t fallback) -> int64_t {
+                    layers.is_array() ? std::to_string(layers.size()) : json_excerpt(layers));
+  // Same bounds as the stock keys (hf_config.h), so per-layer products cannot overflow.
+  auto get = [&](const json& obj, const char* key, int64_t i, int64_t fallback,
+                 int64_t max) -> int64_t {
     if (!obj.contains(key) || obj.at(key).is_null()) {
       if (fallback > 0) return fallback;
       throw bad_input("[config] ", path, ": llmprune.layers[", i, "] is missing \"", key, "\"");
     }
-    const json& v = obj.at(key);
-    if (!v.is_number_integer() || v.get<int64_t>() <= 0)
-      throw bad_input("[config] ", path, ": llmprune.layers[", i, "].", key,
-                      " must be a positive integer, got ", v.dump());
-    return v.get<int64_t>();
+    return json_int(obj.at(key),
+                    "[config] " + path + ": llmprune.layers[" + std::to_string(i) + "]." + key, 1,
+                    max);
   };
   for (int64_t i = 0; i < spec.n_layers(); ++i) {
     const json& e = layers[static_cast<size_t>(i)];
     LayerSpec& L = spec.layers[static_cast<size_t>(i)];
     if (!e.is_object())
       throw bad_input("[config] ", path, ": llmprune.layers[", i, "] must be an object, got ",
-                      e.dump());
+                      json_excerpt(e));
     if (e.contains("attn")) {
       const json& a = e.at("attn");
       if (a.is_null()) {
         L.attn.reset();
       } else {
         AttentionSpec base = L.attn ? *L.attn : AttentionSpec{};
-        base.n_heads = get(a, "n_heads", i, 0);
-        base.n_kv_heads = get(a, "n_kv_heads", i, 0);
-        base.head_dim = get(a, "head_dim", i, base.head_dim);
+        base.n_heads = get(a, "n_heads", i, 0, kMaxHeads);
+        base.n_kv_heads = get(a, "n_kv_heads", i, 0, kMaxHeads);
+        base.head_dim = get(a, "head_dim", i, base.head_dim, kMaxHeadDim);
         if (base.n_heads % base.n_kv_heads != 0)
           throw bad_input("[config] ", path, ": llmprune.layers[", i, "].attn n_heads ",
                           base.n_heads, " is not a multiple of n_kv_heads ", base.n_kv_heads);
@@ -119,7 +120,7 @@ void apply_llmprune_block(const json& block, const std::string& path, ModelSpec&
         L.mlp.reset();
       } else {
         MlpSpec base = L.mlp ? *L.mlp : MlpSpec{};
-        base.intermediate_size = get(m, "intermediate_size", i, 0);
+        base.intermediate_size = get(m, "intermediate_size", i, 0, kMaxIntermediateSize);
         L.mlp = base;
       }
     }

@@ -51,7 +51,8 @@ void save_checkpoint(const std::string& out_dir, const json& config, const Named
   fs::path parent = fs::path(out_dir).parent_path();
   if (!parent.empty()) {
     fs::create_directories(parent, ec);
-    LLMPRUNE_CHECK(!ec, "[checkpoint] cannot create ", parent.string(), ": ", ec.message());
+    // Permissions, disk full: the environment, not the input (exit 1).
+    if (ec) throw internal_error("[checkpoint] cannot create ", parent.string(), ": ", ec.message());
   }
 
   write_dir_atomic(out_dir, opts.overwrite, [&](const std::string& tmp) {
@@ -66,7 +67,7 @@ void save_checkpoint(const std::string& out_dir, const json& config, const Named
         if (!path_exists(src)) continue;
         std::error_code cec;
         fs::copy_file(src, join_path(tmp, name), fs::copy_options::overwrite_existing, cec);
-        LLMPRUNE_CHECK(!cec, "[checkpoint] cannot copy ", src, ": ", cec.message());
+        if (cec) throw internal_error("[checkpoint] cannot copy ", src, ": ", cec.message());
         copied.push_back(name);
       }
       if (copied.empty())

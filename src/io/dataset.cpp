@@ -74,12 +74,7 @@ std::vector<std::string> read_jsonl_texts(const std::string& path) {
   for (size_t i = 0; i < lines.size(); ++i) {
     if (python_strip(lines[i]).empty()) continue;  // blank lines carry no document
     const std::string where = "[dataset] " + path + ":" + std::to_string(i + 1) + ": ";
-    json j;
-    try {
-      j = json::parse(lines[i]);
-    } catch (const json::exception&) {
-      throw bad_input(where, "line is not valid JSON");
-    }
+    json j = parse_json(lines[i], where + "line is not valid JSON: ");
     LLMPRUNE_CHECK(j.is_object() && j.contains("text") && j["text"].is_string(), where,
                    "expected a JSON object with a string \"text\" field");
     texts.push_back(j["text"].get<std::string>());

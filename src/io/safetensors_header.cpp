@@ -81,12 +81,10 @@ ParsedHeader parse_header(const std::string& path, const uint8_t* data, uint64_t
   LLMPRUNE_CHECK(n >= 2 && data[8] == '{', where,
                  "header is not a JSON object (does not start with '{'; not a safetensors file?)");
 
-  json header;
-  try {
-    header = json::parse(data + 8, data + 8 + n);
-  } catch (const json::exception& e) {
-    throw bad_input(where, "header is not valid JSON: ", one_line(e.what()));
-  }
+  // Duplicate keys are refused: nlohmann keeps the last silently, which would either hide
+  // a tensor or misreport its bytes as a gap.
+  json header = parse_json(std::string_view(reinterpret_cast<const char*>(data + 8), n),
+                           where + "header is not valid JSON: ", /*reject_duplicate_keys=*/true);
   LLMPRUNE_CHECK(header.is_object(), where, "header is not a JSON object (", type_of(header), ")");
 
   ParsedHeader out;
@@ -126,18 +124,24 @@ ParsedHeader parse_header(const std::string& path, const uint8_t* data, uint64_t
     const json& js = v["shape"];
     LLMPRUNE_CHECK(js.is_array(), t, "\"shape\" is not an array (", type_of(js), ")");
     for (const json& d : js) {
-      LLMPRUNE_CHECK(d.is_number_integer(), t, "shape ", one_line(js.dump()),
+      LLMPRUNE_CHECK(d.is_number_integer(), t, "shape ", json_excerpt(js),
                      " has a non-integer dimension");
-      LLMPRUNE_CHECK(d.get<int64_t>() >= 0, t, "negative dimension ", d.get<int64_t>(),
-                     " in shape ", js.dump());
-      e.shape.push_back(d.get<int64_t>());
+      // Unsigned first: 2^64-1 read as int64 would be reported as -1.
+      uint64_t u = 0;
+      if (as_u64(d, &u)) {
+        LLMPRUNE_CHECK(u <= static_cast<uint64_t>(INT64_MAX), t, "dimension ", u, " in shape ",
+                       json_excerpt(js), " exceeds 2^63-1");
+        e.shape.push_back(static_cast<int64_t>(u));
+        continue;
+      }
+      throw bad_input(t, "negative dimension ", d.get<int64_t>(), " in shape ", json_excerpt(js));
     }
 
     const json& jo = v["data_offsets"];
     LLMPRUNE_CHECK(jo.is_array() && jo.size() == 2, t,
-                   "\"data_offsets\" is not an array of two integers (", one_line(jo.dump()), ")");
+                   "\"data_offsets\" is not an array of two integers (", json_excerpt(jo), ")");
     LLMPRUNE_CHECK(as_u64(jo[0], &e.begin) && as_u64(jo[1], &e.end), t, "data_offsets ",
-                   jo.dump(), " are not non-negative integers");
+                   json_excerpt(jo), " are not non-negative integers");
     LLMPRUNE_CHECK(e.begin <= e.end, t, "data_offsets [", e.begin, ", ", e.end,
                    "]: begin is after end");
     LLMPRUNE_CHECK(e.end <= data_size, t, "data_offsets [", e.begin, ", ", e.end,

@@ -38,9 +38,9 @@ BpeModel::BpeModel(const json& model, const std::string& where) {
     vocab_.reserve(vocab.size());
     TokenId max_id = -1;
     for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-      auto id = it.value().get<int64_t>();
-      if (id < 0 || id > INT32_MAX)
-        throw bad_input("[tokenizer] vocab id ", id, " of '", it.key(), "' out of range in ", where);
+      // Bounded: the id -> token table below is sized by the largest id.
+      int64_t id = json_int(it.value(), "[tokenizer] " + where + ": vocab id of '" + it.key() + "'",
+                            0, kMaxTokenId);
       vocab_.set(it.key(), static_cast<TokenId>(id));
       max_id = std::max(max_id, static_cast<TokenId>(id));
     }

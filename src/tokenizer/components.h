@@ -64,6 +64,12 @@ void split_piece(const Piece& piece, const std::vector<Span>& spans, SplitBehavi
 const json& require_field(const json& j, const char* key, const std::string& what,
                           const std::string& where);
 std::string type_of(const json& j, const std::string& what, const std::string& where);
+// The components a "Sequence" stands for, nested Sequences expanded in application order
+// (a Sequence of Sequences applies the same steps as one flat Sequence), nulls dropped.
+// Walked with an explicit stack: nesting is legitimate, so its depth must not be able to
+// exhaust ours. `list_key` is the field holding the parts ("normalizers", "decoders", ...).
+std::vector<const json*> flatten_sequence(const json& j, const char* list_key,
+                                          const std::string& what, const std::string& where);
 // "pattern": {"String": s} or {"Regex": r}: returns (s, nullptr) or ("", compiled r).
 std::pair<std::string, std::unique_ptr<Regex>> parse_pattern(const json& j, const std::string& what,
                                                              const std::string& where);

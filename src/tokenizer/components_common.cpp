@@ -22,6 +22,32 @@ std::string type_of(const json& j, const std::string& what, const std::string& w
   return t.get<std::string>();
 }
 
+std::vector<const json*> flatten_sequence(const json& j, const char* list_key,
+                                          const std::string& what, const std::string& where) {
+  std::vector<const json*> out;
+  // (list, next index) frames; the top frame is the innermost Sequence being expanded.
+  std::vector<std::pair<const json*, size_t>> stack;
+  auto push = [&](const json& seq) {
+    const json& list = require_field(seq, list_key, what, where);
+    if (!list.is_array())
+      throw bad_input("[tokenizer] ", what, " Sequence '", list_key, "' is not a list in ", where);
+    stack.emplace_back(&list, 0);
+  };
+  push(j);
+  while (!stack.empty()) {
+    auto& [list, k] = stack.back();
+    if (k == list->size()) {
+      stack.pop_back();
+      continue;
+    }
+    const json& sub = (*list)[k++];
+    if (sub.is_null()) continue;
+    if (type_of(sub, what, where) == "Sequence") push(sub);  // invalidates list/k: loop again
+    else out.push_back(&sub);
+  }
+  return out;
+}
+
 void split_piece(const Piece& piece, const std::vector<Span>& spans, SplitBehavior behavior,
                  std::vector<Piece>& out) {
   // Merge spans per behaviour into [start, end) ranges to keep, mirroring HF's

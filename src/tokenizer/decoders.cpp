@@ -99,7 +99,7 @@ class MetaspaceDecoder : public Decoder {
       std::string out;
       const std::string& t = tokens[i];
       for (size_t pos = 0; pos < t.size();) {
-        if (t.compare(pos, rep_.size(), rep_) == 0) {
+        if (!rep_.empty() && t.compare(pos, rep_.size(), rep_) == 0) {
           if (!(i == 0 && strip_first_)) out += ' ';
           pos += rep_.size();
         } else {
@@ -163,6 +163,7 @@ class StripDecoder : public Decoder {
       : content_(std::move(content)), start_(start), stop_(stop) {}
   void decode_chain(std::vector<std::string>& tokens) const override {
     const size_t w = content_.size();
+    if (w == 0) return;  // nothing to strip; also keeps the loops below advancing
     for (auto& t : tokens) {
       size_t begin = 0, end = t.size();
       for (size_t k = 0; k < start_ && begin + w <= end && t.compare(begin, w, content_) == 0; ++k)
@@ -212,32 +213,42 @@ std::unique_ptr<Decoder> make_decoder(const json& j, const std::string& where) {
   try {
     if (type == "Sequence") {
       std::vector<std::unique_ptr<Decoder>> parts;
-      for (const auto& sub : require_field(j, "decoders", what, where)) {
-        if (auto d = make_decoder(sub, where)) parts.push_back(std::move(d));
-      }
+      for (const json* sub : flatten_sequence(j, "decoders", what, where))
+        parts.push_back(make_decoder(*sub, where));  // never a Sequence: no recursion
       return std::make_unique<SequenceDecoder>(std::move(parts));
     }
     if (type == "ByteLevel") return std::make_unique<ByteLevelDecoder>();
     if (type == "ByteFallback") return std::make_unique<ByteFallbackDecoder>();
     if (type == "Fuse") return std::make_unique<FuseDecoder>();
     if (type == "Metaspace") {
+      // HF stores the replacement as one char; an empty one would never advance the scan.
+      std::string rep = j.value("replacement", std::string("\xE2\x96\x81"));
+      if (rep.empty())
+        throw bad_input("[tokenizer] Metaspace decoder has an empty 'replacement' in ", where);
       bool strip_first = true;
       if (j.contains("prepend_scheme") && j["prepend_scheme"].is_string())
         strip_first = j["prepend_scheme"].get<std::string>() != "never";
       else if (j.contains("add_prefix_space"))
         strip_first = j["add_prefix_space"].get<bool>();
-      return std::make_unique<MetaspaceDecoder>(
-          j.value("replacement", std::string("\xE2\x96\x81")), strip_first);
+      return std::make_unique<MetaspaceDecoder>(rep, strip_first);
     }
     if (type == "Replace") {
       auto [literal, re] = parse_pattern(j, "Replace decoder", where);
       return std::make_unique<ReplaceDecoder>(
           literal, std::move(re), require_field(j, "content", what, where).get<std::string>());
     }
-    if (type == "Strip")
-      return std::make_unique<StripDecoder>(
-          require_field(j, "content", what, where).get<std::string>(),
-          j.value("start", size_t{0}), j.value("stop", size_t{0}));
+    if (type == "Strip") {
+      // HF: content is one char, start/stop are usize counts.
+      std::string content = require_field(j, "content", what, where).get<std::string>();
+      if (content.empty())
+        throw bad_input("[tokenizer] Strip decoder has an empty 'content' in ", where);
+      auto count = [&](const char* key) {
+        return j.contains(key) ? json_int(j[key], "[tokenizer] " + where + ": Strip decoder " + key, 0)
+                               : int64_t{0};
+      };
+      return std::make_unique<StripDecoder>(content, static_cast<size_t>(count("start")),
+                                            static_cast<size_t>(count("stop")));
+    }
     if (type == "BPEDecoder")
       return std::make_unique<BpeSuffixDecoder>(j.value("suffix", std::string("</w>")));
   } catch (const json::exception& e) {

@@ -17,7 +17,9 @@ HfTokenizer::HfTokenizer(const std::string& path, const TokenizerConfig& cfg) : 
   json j = read_json_file(path);
   if (!j.is_object()) throw bad_input("[tokenizer] ", path, ": expected a JSON object");
   const json& model = require_field(j, "model", "tokenizer.json", path);
-  std::string model_type = model.value("type", std::string("BPE"));
+  std::string model_type = with_json_errors("[tokenizer] malformed model in " + path, [&] {
+    return model.value("type", std::string("BPE"));
+  });
   if (model_type != "BPE")
     throw bad_input("[tokenizer] unsupported model type '", model_type, "' in ", path,
                     " (only BPE is implemented)");
@@ -27,13 +29,19 @@ HfTokenizer::HfTokenizer(const std::string& path, const TokenizerConfig& cfg) : 
   template_ = make_post_processor(j.value("post_processor", json()), path);
   model_ = std::make_unique<BpeModel>(model, path);
 
-  try {
-    for (const auto& t : j.value("added_tokens", json::array())) {
-      added_.add(added_token_from_json(t, t.at("id").get<TokenId>()));
+  with_json_errors("[tokenizer] malformed added_tokens in " + path, [&] {
+    const json& list = j.contains("added_tokens") && !j["added_tokens"].is_null()
+                           ? j["added_tokens"] : json::array();
+    if (!list.is_array()) throw bad_input("[tokenizer] added_tokens is not a list in ", path);
+    for (size_t k = 0; k < list.size(); ++k) {
+      const json& t = list[k];
+      added_.add(added_token_from_json(
+          t, static_cast<TokenId>(json_int(t.at("id"),
+                                           "[tokenizer] " + path + ": added_tokens[" +
+                                               std::to_string(k) + "].id",
+                                           0, kMaxTokenId))));
     }
-  } catch (const json::exception& e) {
-    throw bad_input("[tokenizer] malformed added_tokens in ", path, ": ", e.what());
-  }
+  });
   // transformers also registers tokens listed only in tokenizer_config.json.
   for (const auto& a : cfg.added_tokens_decoder)
     if (!added_.by_content(a.content)) added_.add(a);
@@ -42,6 +50,13 @@ HfTokenizer::HfTokenizer(const std::string& path, const TokenizerConfig& cfg) : 
   TokenId max_id = model_->max_id();
   for (const auto& a : added_.tokens()) max_id = std::max(max_id, a.id);
   vocab_size_ = static_cast<int64_t>(max_id) + 1;
+  // Ids the post-processor adds must decode, or tokenize would emit ids no model row has.
+  for (const auto* ids : {&template_.prefix, &template_.suffix})
+    for (TokenId id : *ids)
+      if (!token_string(id))
+        throw bad_input("[tokenizer] post_processor adds token id ", id,
+                        ", which is not in the vocabulary of ", path, " (", vocab_size_,
+                        " tokens)");
 
   bos_ = resolve(cfg.bos);
   eos_ = resolve(cfg.eos);

@@ -151,9 +151,8 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j, const std::string& wh
   try {
     if (type == "Sequence") {
       std::vector<std::unique_ptr<Normalizer>> parts;
-      for (const auto& sub : require_field(j, "normalizers", what, where)) {
-        if (auto n = make_normalizer(sub, where)) parts.push_back(std::move(n));
-      }
+      for (const json* sub : flatten_sequence(j, "normalizers", what, where))
+        parts.push_back(make_normalizer(*sub, where));  // never a Sequence: no recursion
       return std::make_unique<SequenceNormalizer>(std::move(parts));
     }
     if (type == "Prepend")

@@ -13,11 +13,16 @@ void append(SingleTemplate& into, const SingleTemplate& t) {
   into.prefix.insert(into.prefix.begin(), t.prefix.begin(), t.prefix.end());
   into.suffix.insert(into.suffix.end(), t.suffix.begin(), t.suffix.end());
 }
+TokenId token_id(const json& v, const std::string& what, const std::string& where) {
+  return static_cast<TokenId>(json_int(v, "[tokenizer] " + where + ": " + what, 0, kMaxTokenId));
+}
 TokenId pair_id(const json& pair, const char* name, const std::string& where) {
   if (!pair.is_array() || pair.size() != 2)
     throw bad_input("[tokenizer] post_processor '", name, "' is not [token, id] in ", where);
-  return pair[1].get<TokenId>();
+  return token_id(pair[1], std::string("post_processor ") + name + " id", where);
 }
+
+SingleTemplate make_one(const json& j, const std::string& type, const std::string& where);
 }  // namespace
 
 SingleTemplate make_post_processor(const json& j, const std::string& where) {
@@ -25,13 +30,19 @@ SingleTemplate make_post_processor(const json& j, const std::string& where) {
   if (j.is_null()) return out;
   const std::string what = "post_processor";
   std::string type = type_of(j, what, where);
+  if (type != "Sequence") return make_one(j, type, where);
+  for (const json* sub : flatten_sequence(j, "processors", what, where))
+    append(out, make_one(*sub, type_of(*sub, what, where), where));
+  return out;
+}
+
+namespace {
+// One processor that is not a Sequence.
+SingleTemplate make_one(const json& j, const std::string& type, const std::string& where) {
+  SingleTemplate out;
+  const std::string what = "post_processor";
   try {
     if (type == "ByteLevel") return out;
-    if (type == "Sequence") {
-      for (const auto& sub : require_field(j, "processors", what, where))
-        append(out, make_post_processor(sub, where));
-      return out;
-    }
     if (type == "BertProcessing" || type == "RobertaProcessing") {
       out.prefix.push_back(pair_id(require_field(j, "cls", what, where), "cls", where));
       out.suffix.push_back(pair_id(require_field(j, "sep", what, where), "sep", where));
@@ -50,11 +61,15 @@ SingleTemplate make_post_processor(const json& j, const std::string& where) {
           if (!specials.contains(name))
             throw bad_input("[tokenizer] TemplateProcessing uses special token '", name,
                             "' that its special_tokens map does not define in ", where);
-          auto ids = specials[name].at("ids").get<std::vector<TokenId>>();
+          const json& ids = specials[name].at("ids");
+          if (!ids.is_array())
+            throw bad_input("[tokenizer] TemplateProcessing special token '", name,
+                            "' ids is not a list in ", where);
           auto& dst = seen_sequence ? out.suffix : out.prefix;
-          dst.insert(dst.end(), ids.begin(), ids.end());
+          for (const json& id : ids)
+            dst.push_back(token_id(id, "TemplateProcessing special token '" + name + "' id", where));
         } else {
-          throw bad_input("[tokenizer] TemplateProcessing item ", item.dump(), " is neither Sequence nor SpecialToken in ", where);
+          throw bad_input("[tokenizer] TemplateProcessing item ", json_excerpt(item), " is neither Sequence nor SpecialToken in ", where);
         }
       }
       return out;
@@ -64,5 +79,6 @@ SingleTemplate make_post_processor(const json& j, const std::string& where) {
   }
   throw bad_input("[tokenizer] unsupported post_processor type '", type, "' in ", where);
 }
+}  // namespace
 
 }  // namespace llmprune::tok

@@ -207,9 +207,8 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::strin
   try {
     if (type == "Sequence") {
       std::vector<std::unique_ptr<PreTokenizer>> parts;
-      for (const auto& sub : require_field(j, "pretokenizers", what, where)) {
-        if (auto p = make_pre_tokenizer(sub, where)) parts.push_back(std::move(p));
-      }
+      for (const json* sub : flatten_sequence(j, "pretokenizers", what, where))
+        parts.push_back(make_pre_tokenizer(*sub, where));  // never a Sequence: no recursion
       return std::make_unique<SequencePreTokenizer>(std::move(parts));
     }
     if (type == "ByteLevel")
@@ -223,6 +222,8 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::strin
     }
     if (type == "Metaspace") {
       std::string rep = j.value("replacement", std::string("\xE2\x96\x81"));
+      if (rep.empty())  // HF stores one char; splitting on "" would be meaningless
+        throw bad_input("[tokenizer] Metaspace pre_tokenizer has an empty 'replacement' in ", where);
       PrependScheme scheme = PrependScheme::kAlways;
       if (j.contains("prepend_scheme") && j["prepend_scheme"].is_string()) {
         std::string s = j["prepend_scheme"].get<std::string>();

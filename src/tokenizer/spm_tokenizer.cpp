@@ -64,6 +64,19 @@ const SpmShim& load_shim() {
   static std::unique_ptr<SpmShim> shim;
   std::lock_guard<std::mutex> lock(mu);
   if (shim) return *shim;
+#if defined(__SANITIZE_ADDRESS__)
+#define LLMPRUNE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LLMPRUNE_ASAN 1
+#endif
+#endif
+#ifdef LLMPRUNE_ASAN
+  // AddressSanitizer aborts the process on dlopen(RTLD_DEEPBIND); sanitizer builds (CI's
+  // parser tests, fuzzing) leave tokenizer.model out instead.
+  throw internal_error("[tokenizer] tokenizer.model support is not available in "
+                       "AddressSanitizer builds (RTLD_DEEPBIND)");
+#endif
   std::string tried;
   for (const auto& path : shim_candidates()) {
     if (access(path.c_str(), R_OK) != 0) {

@@ -13,6 +13,9 @@
 namespace llmprune {
 
 using TokenId = int32_t;
+// Largest token id accepted from any file or flag: far above real vocabularies (256k) and
+// equal to the config limit (arch/hf_config.h kMaxVocabSize - 1), so id tables stay small.
+constexpr TokenId kMaxTokenId = (1 << 24) - 1;
 
 class Tokenizer {
  public:

@@ -62,11 +62,17 @@ TokenizerConfig read_tokenizer_config(const std::string& dir) {
       if (j.contains("added_tokens_decoder") && j["added_tokens_decoder"].is_object()) {
         for (auto it = j["added_tokens_decoder"].begin(); it != j["added_tokens_decoder"].end(); ++it) {
           const json& t = it.value();
+          const std::string& key = it.key();
+          LLMPRUNE_CHECK(!key.empty() && key.size() <= 9 &&
+                             key.find_first_not_of("0123456789") == std::string::npos &&
+                             std::stol(key) <= kMaxTokenId,
+                         "[tokenizer] ", cfg_path, ": added_tokens_decoder key '", key,
+                         "' is not a token id in [0, ", kMaxTokenId, "]");
           cfg.added_tokens_decoder.push_back(
-              added_token_from_json(t, static_cast<TokenId>(std::stol(it.key()))));
+              added_token_from_json(t, static_cast<TokenId>(std::stol(key))));
         }
       }
-    } catch (const std::exception& e) {
+    } catch (const json::exception& e) {
       throw bad_input("[tokenizer] ", cfg_path, ": malformed: ", e.what());
     }
     cfg.files.push_back("tokenizer_config.json");

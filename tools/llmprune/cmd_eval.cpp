@@ -14,6 +14,7 @@ namespace {
 struct EvalOptions {
   std::string model, dataset = "wikitext2", data_dir, report;
   int64_t seq_len = 0, batch_size = 1, max_windows = 0;
+  bool seq_len_given = false;  // an explicit --seq-len 0 is an error, not "the default"
   RuntimeOptions runtime;
 };
 
@@ -29,7 +30,10 @@ void run_eval(const EvalOptions& o) {
 
   PerplexityOptions popts;
   popts.seq_len = o.seq_len;
-  if (popts.seq_len == 0) popts.seq_len = std::min<int64_t>(2048, spec.max_position_embeddings);
+  if (!o.seq_len_given)
+    popts.seq_len = spec.max_position_embeddings > 0
+                        ? std::min<int64_t>(2048, spec.max_position_embeddings) : 2048;
+  LLMPRUNE_CHECK(popts.seq_len >= 2, "--seq-len must be at least 2, got ", popts.seq_len);
   LLMPRUNE_CHECK(spec.max_position_embeddings <= 0 || popts.seq_len <= spec.max_position_embeddings,
                  "--seq-len ", popts.seq_len, " exceeds the model's max_position_embeddings ",
                  spec.max_position_embeddings, " (", o.model, "/config.json)");
@@ -95,7 +99,10 @@ LLMPRUNE_COMMAND("", 40) {
       ->check(CLI::NonNegativeNumber);
   add_runtime_options(cmd, o->runtime);
   add_report_option(cmd, o->report);
-  cmd->callback([o] { run_eval(*o); });
+  cmd->callback([o, cmd] {
+    o->seq_len_given = cmd->count("--seq-len") > 0;
+    run_eval(*o);
+  });
 }
 
 }  // namespace llmprune::cli

@@ -29,6 +29,7 @@ void run_make_test_model(MakeTestModelOptions& o) {
   if (o.byte_tokenizer) {
     LLMPRUNE_CHECK(o.syn.tokenizer_from.empty(),
                    "--byte-tokenizer and --tokenizer-from cannot be combined");
+    remove_stale_litter(o.out, ".tokenizer-");  // fixtures of killed runs
     fixture_dir = o.out + ".tokenizer-" + std::to_string(::getpid());
     write_dir_atomic(fixture_dir, true, [](const std::string& dir) {
       write_file_atomic(join_path(dir, "tokenizer.json"), byte_level_tokenizer_json());

@@ -83,8 +83,11 @@ std::vector<TokenId> parse_ids(const std::string& s) {
       throw bad_input("[detokenize] '", s.substr(i, end == std::string::npos ? end : end - i),
                       "' is not a token id (expected non-negative integers)");
     }
+    // Length first: stoll would throw out_of_range on 20 digits.
+    LLMPRUNE_CHECK(j - i <= 9 && std::stoll(s.substr(i, j - i)) <= kMaxTokenId,
+                   "[detokenize] token id ", s.substr(i, j - i), " is too large (max ",
+                   kMaxTokenId, ")");
     long long v = std::stoll(s.substr(i, j - i));
-    LLMPRUNE_CHECK(v <= INT32_MAX, "[detokenize] token id ", v, " is too large");
     ids.push_back(static_cast<TokenId>(v));
     i = j;
   }

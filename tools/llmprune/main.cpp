@@ -3,10 +3,25 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <new>
+#include <string>
+
+#include <c10/util/Exception.h>
 
 #include "command.h"
 #include "util/error.h"
 #include "util/log.h"
+
+namespace {
+// `prefix` + `msg` with line breaks folded, so an error is always exactly one line.
+std::string one_line(const char* prefix, const char* msg) {
+  std::string s = std::string(prefix) + msg;
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  for (char& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  return s;
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace llmprune;
@@ -43,8 +58,15 @@ int main(int argc, char** argv) {
   } catch (const Error& e) {
     log_line(LogLevel::kError, e.what());
     return e.exit_code();
+  } catch (const c10::Error& e) {
+    // LibTorch's what() carries a C++ backtrace over many lines; the user gets one.
+    log_line(LogLevel::kError, one_line("LibTorch: ", e.what_without_backtrace()));
+    return 1;
+  } catch (const std::bad_alloc&) {
+    log_line(LogLevel::kError, "out of memory");
+    return 1;
   } catch (const std::exception& e) {
-    log_line(LogLevel::kError, std::string("internal error: ") + e.what());
+    log_line(LogLevel::kError, one_line("internal error: ", e.what()));
     return 1;
   }
   return 0;

@@ -9,6 +9,8 @@
 
 namespace llmprune::cli {
 
+constexpr int kMaxThreads = 1024;
+
 bool cpu_has_native_bf16() {
   std::ifstream in("/proc/cpuinfo");
   for (std::string line; std::getline(in, line);)
@@ -22,6 +24,10 @@ void apply_runtime(const RuntimeOptions& opts) {
   // 0 keeps LibTorch's default (OMP_NUM_THREADS). fp32 matmuls run on OpenBLAS's own
   // threads either way; more OpenMP threads than that can slow them down (measured in
   // docs/benchmarks.md), so we do not force "all cores".
+  // Each thread costs a stack and a share of every parallel region: 100000 threads hang the
+  // machine before the first matmul. 1024 is above any CPU this runs on.
+  LLMPRUNE_CHECK(opts.threads <= kMaxThreads, "--threads ", opts.threads, " exceeds the limit of ",
+                 kMaxThreads);
   if (opts.threads > 0) torch::set_num_threads(opts.threads);
   if (opts.dtype == "bf16" && opts.device == "cpu" && !cpu_has_native_bf16())
     log_warn("--dtype bf16: this CPU has no AVX512-BF16/AMX, so bf16 matmuls are emulated and "

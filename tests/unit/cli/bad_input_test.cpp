@@ -231,5 +231,81 @@ TEST(BadInput, TextShorterThanOneWindowAndSeqLenBeyondContext) {
                    {"--device cuda:7"});
 }
 
+
+// ---- issue 12: inputs that crashed, hung or were misread (each the input that exposed it)
+
+TEST(BadInputHardening, ConfigValuesOutOfRange) {
+  std::string dir = make_model("cfg1e9");
+  json c = read_json_file(dir + "/config.json");
+  c["num_hidden_layers"] = 1e9;  // was bad_alloc, exit 1
+  write_file_atomic(dir + "/config.json", c.dump());
+  expect_bad_input(run("inspect --model " + dir), {"config.json", "num_hidden_layers", "1000000000"});
+  write_file_atomic(dir + "/config.json", "{\"rope_theta\": 1e400}");  // was exit 1
+  expect_bad_input(run("inspect --model " + dir), {"config.json", "1e400"});
+}
+
+TEST(BadInputHardening, HugeShapeIsNotNegative) {
+  std::string dir = make_model("shape64");
+  edit_header(dir, [](json& h) { h["model.norm.weight"]["shape"] = {18446744073709551615ull}; });
+  expect_bad_input(run("inspect --model " + dir), {"model.norm.weight", "18446744073709551615"});
+}
+
+TEST(BadInputHardening, DetokenizeIdBeyondInt64) {
+  LLMPRUNE_REQUIRE_ASSET("models/stories260K-hf/tokenizer.json");
+  // stoll threw out_of_range: "internal error", exit 1.
+  expect_bad_input(run("detokenize --model " + test::asset("models/stories260K-hf") +
+                       " --ids 99999999999999999999"),
+                   {"token id 99999999999999999999 is too large"});
+}
+
+TEST(BadInputHardening, ThreadsAndSeqLenBounds) {
+  LLMPRUNE_REQUIRE_ASSET("models/stories260K-hf/tokenizer.json");
+  std::string model = test::asset("models/stories260K-hf");
+  std::string text = test::temp_dir("seq0") + "/t.txt";
+  write_file_atomic(text, "Once upon a time there was a cat.");
+  // --threads 100000 hung the machine; --seq-len 0 was silently taken as the default.
+  expect_bad_input(run("eval --model " + model + " --dataset " + text + " --threads 100000"),
+                   {"--threads 100000", "1024"});
+  expect_bad_input(run("eval --model " + model + " --dataset " + text + " --seq-len 0"),
+                   {"--seq-len must be at least 2, got 0"});
+}
+
+TEST(BadInputHardening, ReportWriteErrorNamesTheReportFile) {
+  // Was "cannot write <report>.partial-<pid>", exit 2; the environment is at fault: exit 1.
+  std::string dir = make_model("report");
+  auto r = test::run_llmprune("inspect --no-scan --model " + dir +
+                              " --report /nonexistent-llmprune-dir/r.json");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("cannot write /nonexistent-llmprune-dir/r.json: "), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(".partial"), std::string::npos) << r.err;
+}
+
+TEST(BadInputHardening, LibTorchErrorIsOneLineExitOne) {
+  // An allocation of 8e18 bytes (1e9 x 1e9 int64 token ids) fails on any machine; LibTorch's
+  // c10::Error carried a multi-line C++ backtrace to the user as "internal error".
+  auto r = test::run_llmprune("bench forward --layers 1 --seq-len 1000000000 --batch 1000000000 "
+                              "--repeats 1");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  std::vector<std::string> errors;
+  std::stringstream ss(r.err);
+  for (std::string line; std::getline(ss, line);)
+    if (line.rfind("error: ", 0) == 0 || line.find("Exception raised from") != std::string::npos)
+      errors.push_back(line);
+  ASSERT_EQ(errors.size(), 1u) << r.err;
+  EXPECT_EQ(errors[0].rfind("error: LibTorch: ", 0), 0u) << errors[0];
+  EXPECT_NE(errors[0].find("can't allocate memory"), std::string::npos) << errors[0];
+}
+
+TEST(BadInputHardening, NonUtf8ModelPathWithReport) {
+  // dump() of the report threw on the path's invalid UTF-8: "internal error", exit 1.
+  std::string dir = test::temp_dir("utf8") + "/m\xff";
+  auto r = test::run_llmprune("make-test-model --family llama --layers 1 --hidden 32 --heads 4 "
+                              "--kv-heads 2 --out '" + dir + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Outcome o = run("inspect --no-scan --model '" + dir + "'");
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_TRUE(o.report_written);
+}
+
 }  // namespace
 }  // namespace llmprune

@@ -113,6 +113,24 @@ std::vector<CorruptCase> corrupt_cases() {
        "__metadata__ is not an object", ""},
       {"metadata value not a string", st_bytes("{\"__metadata__\": {\"format\": 1}}", ""),
        "__metadata__ value for format is not a string", ""},
+      // Issue 12 (hostile headers, found by fuzzing and by hand):
+      {"dimension 2^64-1 (was reported as -1)",
+       st_bytes("{" + f32("w", "[18446744073709551615]", 0, 8) + "}", d8),
+       "dimension 18446744073709551615 in shape [18446744073709551615] exceeds 2^63-1", "w"},
+      {"identical duplicate entry (was accepted silently)",
+       st_bytes("{" + f32("a", "[2]", 0, 8) + "," + f32("a", "[2]", 0, 8) + "}", d8),
+       "duplicate key \"a\"", ""},
+      {"duplicate entry (was reported as a gap)",
+       st_bytes("{" + f32("a", "[1]", 0, 4) + "," + f32("b", "[1]", 4, 8) + "," +
+                    f32("a", "[1]", 4, 8) + "}", d8),
+       "duplicate key \"a\"", ""},
+      {"shape nested 200000 deep (was a stack overflow in dump())",
+       st_bytes("{\"w\":{\"dtype\":\"F32\",\"shape\":" + std::string(200000, '[') +
+                    std::string(200000, ']') + ",\"data_offsets\":[0,8]}}", d8),
+       "nested deeper than 128 levels", ""},
+      {"offset 1e400 (was an internal error)",
+       st_bytes("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,1e400]}}", d8),
+       "header is not valid JSON: [json.exception.out_of_range.406] number overflow", ""},
       {"newline in a tensor name stays on one line",
        st_bytes("{" + f32("bad\\nname", "[-1]", 0, 4) + "}", d8), "tensor bad\\nname", ""},
   };
