@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Quick start: set up, build, and run the main job (inspect -> perplexity -> generation) on a
-# built-in default: the real stories260K model when ../shared/assets is beside the repo,
+# Quick start: set up, build, and run the main job (inspect -> perplexity -> depth pruning ->
+# perplexity of the pruned model -> restore -> generation) on a built-in default: the real stories260K model when ../shared/assets is beside the repo,
 # else a synthetic Llama-layout checkpoint made on the spot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,16 +14,23 @@ if [[ -d $ASSETS/models/stories260K-hf ]]; then
   MODEL=$ASSETS/models/stories260K-hf
   DATASET=$ASSETS/reference/stories260K/ppl_text.txt   # llama.cpp: PPL 5.978406 at W=128
   SEQ=128
+  CALIB=(--dataset c4 --nsamples 32 --seqlen 256 --batch-size 8)
 else
   echo "demo: ../shared/assets not found; using a synthetic random model (its PPL is meaningless)" >&2
   MODEL=$OUT/synthetic-llama
   "$BIN" make-test-model --family llama --out "$MODEL" --overwrite --byte-tokenizer
   DATASET=README.md
   SEQ=64
+  CALIB=(--dataset README.md --nsamples 16 --seqlen 64 --batch-size 8)
 fi
 
 "$BIN" inspect --model "$MODEL" --report "$OUT/inspect.json"
 "$BIN" eval --model "$MODEL" --dataset "$DATASET" --seq-len "$SEQ" --report "$OUT/eval.json"
-"$BIN" generate --model "$MODEL" --prompt "Once upon a time" --max-new-tokens 40 \
+"$BIN" prune depth --model "$MODEL" --method angular --n-drop 1 "${CALIB[@]}" \
+  --out "$OUT/A" --bundles-dir "$OUT/bundles" --overwrite --report "$OUT/prune.json"
+"$BIN" eval --model "$OUT/A" --dataset "$DATASET" --seq-len "$SEQ" --report "$OUT/eval_pruned.json"
+"$BIN" restore --model "$OUT/A" --bundle "$OUT/bundles/B" --bundle "$OUT/bundles/C" \
+  --out "$OUT/full" --overwrite --report "$OUT/restore.json"
+"$BIN" generate --model "$OUT/A" --prompt "Once upon a time" --max-new-tokens 40 \
   --report "$OUT/generate.json"
-echo "demo: reports in $OUT/" >&2
+echo "demo: reports in $OUT/, pruned model in $OUT/A (plots: $OUT/A/analysis/*.svg)" >&2

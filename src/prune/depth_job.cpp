@@ -97,7 +97,7 @@ json run_depth_job(const DepthJobOptions& o) {
   } else if (req.n_drop < 0) {
     req.n_drop = static_cast<int64_t>(std::floor(0.25 * static_cast<double>(L) + 0.5));
   }
-  if (o.plan_file.empty()) check_depth_request(cc.spec, req);  // before any work
+  if (o.plan_file.empty()) check_depth_request(cc.spec, req);         // before any work
   const TokenPos pair_pos = parse_pos(o.token_pos, TokenPos::kLast);  // Gromov et al.
   const TokenPos layer_pos = parse_pos(o.token_pos, TokenPos::kAll);  // ShortGPT, LLM-Drop
 
@@ -182,8 +182,9 @@ json run_depth_job(const DepthJobOptions& o) {
     }
   }
   for (const auto& u : plan.units)
-    log_info("remove ", unit_kind_name(u.kind), " of layer ", u.layer, " -> bundle ", u.bundle,
-             " (score ", u.score, ": ", u.why, ")");
+    log_info("remove ",
+             u.kind == UnitKind::kLayer ? "" : std::string(unit_kind_name(u.kind)) + " of ",
+             "layer ", u.layer, " -> bundle ", u.bundle, " (score ", u.score, ": ", u.why, ")");
   if (!o.save_plan.empty()) write_json_file(o.save_plan, plan.to_json());
 
   json report = {{"command", "prune depth"},
