@@ -13,44 +13,178 @@ struct Range {
   int64_t axis, offset, length;
 };
 
+std::vector<int64_t> all_of(int64_t n) {
+  std::vector<int64_t> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = i;
+  return v;
+}
+
+const std::vector<int64_t>* find(const std::map<int64_t, std::vector<int64_t>>& m, int64_t l) {
+  auto it = m.find(l);
+  return it == m.end() ? nullptr : &it->second;
+}
+
+// Checks that the query heads kept in each kept KV group of `layer` are equally many.
+void check_gqa(const AttentionSpec& a, int64_t layer, const std::vector<int64_t>* kv,
+               const std::vector<int64_t>* q) {
+  const int64_t g = a.n_heads / a.n_kv_heads;
+  std::set<int64_t> gone_kv, gone_q;
+  if (kv) gone_kv.insert(kv->begin(), kv->end());
+  if (q) gone_q.insert(q->begin(), q->end());
+  int64_t per = -1;
+  for (int64_t k = 0; k < a.n_kv_heads; ++k) {
+    if (gone_kv.count(k)) continue;
+    int64_t keep = 0;
+    for (int64_t h = k * g; h < (k + 1) * g; ++h) keep += gone_q.count(h) ? 0 : 1;
+    LLMPRUNE_CHECK(keep > 0 && (per < 0 || keep == per), "width cut: layer ", layer,
+                   " would keep ", keep, " query heads in KV group ", k,
+                   per < 0 ? std::string() : " and " + std::to_string(per) + " in another",
+                   ": every kept KV group needs the same number (at least 1)");
+    per = keep;
+  }
+}
+
 // Tensor name -> the ranges the cut removes from it.
 std::map<std::string, std::vector<Range>> cut_ranges(const Family& family, const ModelSpec& spec,
                                                      const WidthCut& cut) {
   std::map<std::string, std::vector<Range>> out;
-  auto add = [&](int64_t layer, PruneGroup::Kind kind, const std::vector<int64_t>& idx,
-                 const char* what) {
-    LLMPRUNE_CHECK(layer >= 0 && layer < spec.n_layers(), "width cut: layer ", layer,
-                   " outside layers 0..", spec.n_layers() - 1);
-    std::vector<PruneGroup> groups = family.prune_groups(spec, layer);
-    std::set<int64_t> want(idx.begin(), idx.end());
-    int64_t n = 0;
-    for (const PruneGroup& g : groups) {
-      if (g.kind != kind) continue;
-      ++n;
-      if (!want.count(g.index)) continue;
-      want.erase(g.index);
-      for (const PruneSlice& s : g.slices) out[s.tensor].push_back({s.axis, s.offset, s.length});
+  std::set<int64_t> layers;
+  for (const auto* m : {&cut.kv_groups, &cut.q_heads, &cut.channels})
+    for (const auto& [l, idx] : *m) {
+      LLMPRUNE_CHECK(l >= 0 && l < spec.n_layers(), "width cut: layer ", l,
+                     " outside layers 0..", spec.n_layers() - 1);
+      layers.insert(l);
     }
-    LLMPRUNE_CHECK(want.empty(), "width cut: layer ", layer, " has ", n, " ", what, " (0..", n - 1,
-                   "), not ", want.empty() ? 0 : *want.begin());
-  };
-  for (const auto& [l, idx] : cut.kv_groups) add(l, PruneGroup::Kind::kAttnHeadGroup, idx, "KV groups");
-  for (const auto& [l, idx] : cut.channels) add(l, PruneGroup::Kind::kMlpChannel, idx, "channels");
+  for (int64_t l : layers) {
+    const LayerSpec& L = spec.layers[static_cast<size_t>(l)];
+    const auto* kv = find(cut.kv_groups, l);
+    const auto* q = find(cut.q_heads, l);
+    const auto* ch = find(cut.channels, l);
+    LLMPRUNE_CHECK(L.attn || (!kv && !q), "width cut: layer ", l, " has no attention to cut");
+    LLMPRUNE_CHECK(L.mlp || !ch, "width cut: layer ", l, " has no MLP to cut");
+    const bool attn_gone = kv && L.attn && static_cast<int64_t>(kv->size()) == L.attn->n_kv_heads;
+    if (L.attn && !attn_gone && (kv || q)) check_gqa(*L.attn, l, kv, q);
+    for (const GroupSet& set : family.group_sets(spec, l)) {
+      const std::vector<int64_t>* idx = set.kind == GroupKind::kKvGroup     ? kv
+                                        : set.kind == GroupKind::kQueryHead ? q
+                                                                            : ch;
+      if (!idx) continue;
+      for (int64_t i : *idx) {
+        LLMPRUNE_CHECK(i >= 0 && i < set.count, "width cut: layer ", l, " has ", set.count, " ",
+                       group_kind_name(set.kind), "s (0..", set.count - 1, "), not ", i);
+        for (const SliceRule& r : set.rules)
+          out[r.tensor].push_back({r.axis, r.base + i * r.length, r.length});
+      }
+    }
+  }
   return out;
 }
 
-// Indices along `axis` of a tensor of size `size` that survive `ranges`.
-torch::Tensor kept_indices(int64_t size, const std::vector<Range>& ranges) {
-  std::vector<bool> keep(static_cast<size_t>(size), true);
-  for (const Range& r : ranges)
-    for (int64_t i = r.offset; i < r.offset + r.length; ++i) keep[static_cast<size_t>(i)] = false;
-  std::vector<int64_t> idx;
-  for (int64_t i = 0; i < size; ++i)
-    if (keep[static_cast<size_t>(i)]) idx.push_back(i);
-  return torch::tensor(idx, torch::kLong);
+}  // namespace
+
+WidthCut full_cut(const ModelSpec& source, const PrunePlan& plan) {
+  WidthCut cut = plan.width;
+  for (const PruneUnit& u : plan.units) {
+    const LayerSpec& L = source.layers[static_cast<size_t>(u.layer)];
+    if (u.kind != UnitKind::kMlp && L.attn) {
+      cut.kv_groups[u.layer] = all_of(L.attn->n_kv_heads);
+      cut.q_heads.erase(u.layer);
+    }
+    if (u.kind != UnitKind::kAttn && L.mlp) cut.channels[u.layer] = all_of(L.mlp->intermediate_size);
+  }
+  return cut;
 }
 
-}  // namespace
+WidthLayout width_layout(const Family& family, const ModelSpec& source, const WidthCut& cut,
+                         const std::map<std::string, std::vector<int64_t>>& shapes) {
+  const auto ranges = cut_ranges(family, source, cut);
+  WidthLayout out;
+  std::map<std::string, std::vector<int64_t>> new_shape;
+  std::map<std::string, WidthLayout::Entry> entries;
+  for (const auto& [name, shape] : shapes) {
+    WidthLayout::Entry e{name, -1, {}, shape};
+    auto it = ranges.find(name);
+    if (it != ranges.end()) {
+      // Every range of one tensor is along one axis (rows of q/k/v/gate/up, columns of o/down).
+      e.axis = it->second.front().axis;
+      const int64_t size = shape.at(static_cast<size_t>(e.axis));
+      std::vector<bool> keep(static_cast<size_t>(size), true);
+      for (const Range& r : it->second) {
+        LLMPRUNE_ASSERT(r.axis == e.axis && r.offset + r.length <= size, "width cut of ", name);
+        for (int64_t i = r.offset; i < r.offset + r.length; ++i) keep[static_cast<size_t>(i)] = false;
+      }
+      for (int64_t i = 0; i < size; ++i)
+        if (keep[static_cast<size_t>(i)]) e.keep.push_back(i);
+      e.shape[static_cast<size_t>(e.axis)] = static_cast<int64_t>(e.keep.size());
+    }
+    new_shape[name] = e.shape;
+    entries[name] = e;
+  }
+  // Shapes from the sliced tensors: o_proj columns give the query heads, k rows (or the fused
+  // qkv rows) the KV heads; down_proj columns give the MLP width.
+  ModelSpec spec = source;
+  const TensorNaming& n = family.naming();
+  for (const TensorInfo& t : family.tensors(source)) {
+    if (t.layer < 0 || t.is_bias) continue;
+    LayerSpec& L = spec.layers[static_cast<size_t>(t.layer)];
+    const std::vector<int64_t>& shape = new_shape.at(t.name);
+    if (t.role == TensorRole::kO) L.attn->n_heads = shape[1] / L.attn->head_dim;
+    if (t.role == TensorRole::kK) L.attn->n_kv_heads = shape[0] / L.attn->head_dim;
+    if (t.role == TensorRole::kDown) L.mlp->intermediate_size = shape[1];
+  }
+  for (int64_t l = 0; l < spec.n_layers(); ++l) {
+    LayerSpec& L = spec.layers[static_cast<size_t>(l)];
+    if (L.attn && n.fused_qkv()) {
+      const std::string qkv = n.layer_prefix(l) + n.attn + "." + n.qkv + "." + n.weight;
+      const int64_t rows = new_shape.at(qkv)[0] / L.attn->head_dim;
+      L.attn->n_kv_heads = (rows - L.attn->n_heads) / 2;
+    }
+    if (L.attn && L.attn->n_heads == 0) L.attn.reset();
+    if (L.mlp && L.mlp->intermediate_size == 0) L.mlp.reset();
+    if (L.attn)
+      LLMPRUNE_ASSERT(L.attn->n_kv_heads > 0 && L.attn->n_heads % L.attn->n_kv_heads == 0,
+                      "width cut left layer ", l, " with ", L.attn->n_heads, " query and ",
+                      L.attn->n_kv_heads, " KV heads");
+  }
+  // Tensors of sub-blocks that are gone entirely (norms included) leave the checkpoint.
+  std::set<std::string> keep, known;
+  for (const TensorInfo& t : family.tensors(spec)) keep.insert(t.name);
+  for (const TensorInfo& t : family.tensors(source)) known.insert(t.name);
+  for (const auto& [name, shape] : shapes) {
+    if (keep.count(name) || !known.count(name))
+      out.kept.push_back(entries.at(name));
+    else
+      out.dropped.push_back(name);
+  }
+  out.spec = spec;
+  return out;
+}
+
+torch::Tensor slice_entry(const WidthLayout::Entry& e, const torch::Tensor& t) {
+  if (e.axis < 0) return t;
+  return t.index_select(e.axis, torch::tensor(e.keep, torch::kLong).to(t.device())).contiguous();
+}
+
+NamedTensors slice_width(const Family& family, const ModelSpec& source, const WidthCut& cut,
+                         const NamedTensors& tensors, ModelSpec* sliced_spec) {
+  std::map<std::string, std::vector<int64_t>> shapes;
+  std::map<std::string, torch::Tensor> by_name;
+  for (const auto& [name, t] : tensors) {
+    shapes[name] = t.sizes().vec();
+    by_name[name] = t;
+  }
+  const WidthLayout layout = width_layout(family, source, cut, shapes);
+  // Source order, as the input.
+  std::map<std::string, const WidthLayout::Entry*> entry;
+  for (const auto& e : layout.kept) entry[e.name] = &e;
+  NamedTensors out;
+  for (const auto& [name, t] : tensors) {
+    auto it = entry.find(name);
+    if (it != entry.end()) out.emplace_back(name, slice_entry(*it->second, t));
+  }
+  *sliced_spec = layout.spec;
+  return out;
+}
 
 void mask_width(const Family& family, const ModelSpec& source, const WidthCut& cut,
                 NamedTensors& tensors) {
@@ -61,65 +195,6 @@ void mask_width(const Family& family, const ModelSpec& source, const WidthCut& c
     if (it == ranges.end()) continue;
     for (const Range& r : it->second) t.narrow(r.axis, r.offset, r.length).zero_();
   }
-}
-
-NamedTensors slice_width(const Family& family, const ModelSpec& source, const WidthCut& cut,
-                         const NamedTensors& tensors, ModelSpec* sliced_spec) {
-  const auto ranges = cut_ranges(family, source, cut);
-  std::map<std::string, torch::Tensor> sliced;
-  for (const auto& [name, t] : tensors) {
-    auto it = ranges.find(name);
-    if (it == ranges.end()) {
-      sliced[name] = t;
-      continue;
-    }
-    // Every range of one tensor is along one axis (rows of q/k/v/gate/up, columns of o/down).
-    const int64_t axis = it->second.front().axis;
-    sliced[name] = t.index_select(axis, kept_indices(t.size(axis), it->second)).contiguous();
-  }
-  // Shapes from the sliced tensors: o_proj columns give the query heads, then k rows (or the
-  // fused qkv rows) the KV heads; down_proj columns give the MLP width.
-  ModelSpec spec = source;
-  for (const TensorInfo& t : family.tensors(source)) {
-    if (t.layer < 0 || t.is_bias) continue;
-    LayerSpec& L = spec.layers[static_cast<size_t>(t.layer)];
-    const auto& shape = sliced.at(t.name).sizes();
-    if (t.role == TensorRole::kO) {
-      L.attn->n_heads = shape[1] / L.attn->head_dim;
-    } else if (t.role == TensorRole::kK) {
-      L.attn->n_kv_heads = shape[0] / L.attn->head_dim;
-    } else if (t.role == TensorRole::kDown) {
-      L.mlp->intermediate_size = shape[1];
-    }
-  }
-  const TensorNaming& n = family.naming();
-  for (int64_t l = 0; l < spec.n_layers(); ++l) {
-    LayerSpec& L = spec.layers[static_cast<size_t>(l)];
-    if (L.attn && n.fused_qkv()) {
-      const std::string qkv = n.layer_prefix(l) + n.attn + "." + n.qkv + "." + n.weight;
-      const int64_t rows = sliced.at(qkv).size(0) / L.attn->head_dim;
-      L.attn->n_kv_heads = (rows - L.attn->n_heads) / 2;
-    }
-    if (L.attn && L.attn->n_heads == 0) L.attn.reset();
-    if (L.mlp && L.mlp->intermediate_size == 0) L.mlp.reset();
-  }
-  // Tensors of sub-blocks that are gone entirely (norms included) leave the checkpoint.
-  std::set<std::string> keep;
-  for (const TensorInfo& t : family.tensors(spec)) keep.insert(t.name);
-  std::set<std::string> known;
-  for (const TensorInfo& t : family.tensors(source)) known.insert(t.name);
-  NamedTensors out;
-  for (const auto& [name, t] : tensors)
-    if (keep.count(name) || !known.count(name)) out.emplace_back(name, sliced.at(name));
-  for (int64_t l = 0; l < spec.n_layers(); ++l) {
-    const LayerSpec& L = spec.layers[static_cast<size_t>(l)];
-    if (L.attn)
-      LLMPRUNE_ASSERT(L.attn->n_kv_heads > 0 && L.attn->n_heads % L.attn->n_kv_heads == 0,
-                      "width cut left layer ", l, " with ", L.attn->n_heads, " query and ",
-                      L.attn->n_kv_heads, " KV heads");
-  }
-  *sliced_spec = spec;
-  return out;
 }
 
 }  // namespace llmprune

@@ -1,26 +1,48 @@
-// Width cuts: removing whole KV groups (one KV head with its query heads and the matching
-// o_proj columns) and MLP channels (gate/up rows, down column) from layers, by physically
-// slicing the tensors along the ranges the family's prune groups name (src/arch/family.h), or
-// by zeroing the same ranges (the reference a sliced model must reproduce). The new layer
-// shapes are derived from the sliced tensors, never from requested counts.
+// Width cuts: removing KV groups (one KV head with its query heads and the matching o_proj
+// columns), query heads and MLP channels (gate/up rows, down column) from layers, by slicing
+// the tensors along the ranges of the family's group sets (src/arch/family.h), or by zeroing
+// the same ranges (the reference a sliced model must reproduce). The new layer shapes are
+// derived from the sliced tensor shapes, never from requested counts (source 004).
 #pragma once
 
 #include <map>
+#include <string>
 #include <vector>
 
 #include "arch/family.h"
 #include "io/safetensors.h"
+#include "plan/prune_plan.h"
 
 namespace llmprune {
 
-struct WidthCut {
-  std::map<int64_t, std::vector<int64_t>> kv_groups;  // layer -> removed KV-group indices
-  std::map<int64_t, std::vector<int64_t>> channels;   // layer -> removed MLP channel indices
+// What slicing does to each tensor, known from shapes alone (so a 7B model can be written
+// tensor by tensor).
+struct WidthLayout {
+  struct Entry {
+    std::string name;
+    int64_t axis = -1;           // -1: copied unchanged
+    std::vector<int64_t> keep;   // indices kept along `axis`
+    std::vector<int64_t> shape;  // output shape
+  };
+  ModelSpec spec;              // of the result (derived from the output shapes)
+  std::vector<Entry> kept;     // source order
+  std::vector<std::string> dropped;  // tensors of sub-blocks removed whole (norms included)
 };
 
-// The tensors of `source` (HF names) with the cut applied physically, and the spec they have.
-// A layer that loses every KV group loses its attention sub-block (and its norm); every
-// channel, its MLP. bad_input: a layer or group index that does not exist.
+// The cut of a width plan with its units (attention / MLP / layer drops) expanded into every
+// group of those sub-blocks.
+WidthCut full_cut(const ModelSpec& source, const PrunePlan& plan);
+
+// shapes: every tensor of the source checkpoint (names not in the family's table are copied).
+// bad_input: a layer or group index that does not exist, or kept KV groups left with different
+// numbers of query heads.
+WidthLayout width_layout(const Family& family, const ModelSpec& source, const WidthCut& cut,
+                         const std::map<std::string, std::vector<int64_t>>& shapes);
+
+// One tensor of the layout: `t` (source shape) -> output tensor.
+torch::Tensor slice_entry(const WidthLayout::Entry& e, const torch::Tensor& t);
+
+// In memory: the tensors with the cut applied, and the spec they have.
 NamedTensors slice_width(const Family& family, const ModelSpec& source, const WidthCut& cut,
                          const NamedTensors& tensors, ModelSpec* sliced_spec);
 

@@ -115,73 +115,73 @@ std::vector<TensorInfo> Family::tensors(const ModelSpec& spec) const {
   return out;
 }
 
-std::vector<PruneGroup> Family::prune_groups(const ModelSpec& spec, int64_t layer) const {
+const char* group_kind_name(GroupKind k) {
+  switch (k) {
+    case GroupKind::kKvGroup: return "kv-group";
+    case GroupKind::kQueryHead: return "q-head";
+    case GroupKind::kMlpChannel: return "channel";
+  }
+  return "?";
+}
+
+std::vector<GroupSet> Family::group_sets(const ModelSpec& spec, int64_t layer) const {
   LLMPRUNE_ASSERT(layer >= 0 && layer < spec.n_layers(), "layer ", layer, " out of range");
   const TensorNaming& n = naming();
   const LayerSpec& L = spec.layers[static_cast<size_t>(layer)];
+  const int64_t h = spec.hidden_size;
   const std::string p = n.layer_prefix(layer);
-  std::vector<PruneGroup> groups;
   auto w = [&](const std::string& m) { return m + "." + n.weight; };
   auto b = [&](const std::string& m) { return m + "." + n.bias; };
+  std::vector<GroupSet> sets;
   if (L.attn) {
     const AttentionSpec& a = *L.attn;
-    const int64_t hd = a.head_dim, q_per_kv = a.n_heads / a.n_kv_heads;
+    const int64_t hd = a.head_dim, q_len = a.n_heads / a.n_kv_heads * hd;
     const std::string ap = p + n.attn + ".";
-    for (int64_t g = 0; g < a.n_kv_heads; ++g) {
-      PruneGroup grp{PruneGroup::Kind::kAttnHeadGroup, layer, g, {}};
-      auto& sl = grp.slices;
-      const int64_t q_off = g * q_per_kv * hd, q_len = q_per_kv * hd, kv_off = g * hd;
-      if (n.fused_qkv()) {
-        // Fused rows are [q heads | k heads | v heads].
-        const int64_t k_base = a.n_heads * hd, v_base = k_base + a.n_kv_heads * hd;
-        for (const auto& name : a.qkv_bias ? std::vector<std::string>{w(ap + n.qkv), b(ap + n.qkv)}
-                                           : std::vector<std::string>{w(ap + n.qkv)}) {
-          sl.push_back({name, 0, q_off, q_len});
-          sl.push_back({name, 0, k_base + kv_off, hd});
-          sl.push_back({name, 0, v_base + kv_off, hd});
-        }
-      } else {
-        sl.push_back({w(ap + n.q), 0, q_off, q_len});
-        sl.push_back({w(ap + n.k), 0, kv_off, hd});
-        sl.push_back({w(ap + n.v), 0, kv_off, hd});
-        if (a.qkv_bias) {
-          sl.push_back({b(ap + n.q), 0, q_off, q_len});
-          sl.push_back({b(ap + n.k), 0, kv_off, hd});
-          sl.push_back({b(ap + n.v), 0, kv_off, hd});
-        }
-      }
-      sl.push_back({w(ap + n.o), 1, q_off, q_len});
-      groups.push_back(std::move(grp));
+    GroupSet kv{GroupKind::kKvGroup, layer, a.n_kv_heads, {}};
+    GroupSet qh{GroupKind::kQueryHead, layer, a.n_heads, {}};
+    // Row ranges of q, k and v (fused rows are [q heads | k heads | v heads]).
+    const bool fused = n.fused_qkv();
+    const std::string qn = fused ? ap + n.qkv : ap + n.q;
+    const std::string kn = fused ? ap + n.qkv : ap + n.k;
+    const std::string vn = fused ? ap + n.qkv : ap + n.v;
+    const int64_t k_base = fused ? a.n_heads * hd : 0;
+    const int64_t v_base = fused ? (a.n_heads + a.n_kv_heads) * hd : 0;
+    for (bool bias : {false, true}) {
+      if (bias && !a.qkv_bias) continue;
+      auto nm = [&](const std::string& m) { return bias ? b(m) : w(m); };
+      const int64_t span = bias ? 1 : h;
+      kv.rules.push_back({nm(qn), 0, 0, q_len, span});
+      kv.rules.push_back({nm(kn), 0, k_base, hd, span});
+      kv.rules.push_back({nm(vn), 0, v_base, hd, span});
+      qh.rules.push_back({nm(qn), 0, 0, hd, span});
     }
+    kv.rules.push_back({w(ap + n.o), 1, 0, q_len, h});
+    qh.rules.push_back({w(ap + n.o), 1, 0, hd, h});
+    sets.push_back(std::move(kv));
+    sets.push_back(std::move(qh));
   }
   if (L.mlp) {
     const MlpSpec& m = *L.mlp;
     const int64_t I = m.intermediate_size;
     const std::string mp = p + n.mlp + ".";
-    for (int64_t i = 0; i < I; ++i) {
-      PruneGroup grp{PruneGroup::Kind::kMlpChannel, layer, i, {}};
-      auto& sl = grp.slices;
+    GroupSet ch{GroupKind::kMlpChannel, layer, I, {}};
+    for (bool bias : {false, true}) {
+      if (bias && !m.bias) continue;
+      auto nm = [&](const std::string& x) { return bias ? b(x) : w(x); };
+      const int64_t span = bias ? 1 : h;
       if (n.fused_gate_up()) {
         // Fused rows are [gate | up] (transformers' Phi3MLP chunks gate first).
-        sl.push_back({w(mp + n.gate_up), 0, i, 1});
-        sl.push_back({w(mp + n.gate_up), 0, I + i, 1});
-        if (m.bias) {
-          sl.push_back({b(mp + n.gate_up), 0, i, 1});
-          sl.push_back({b(mp + n.gate_up), 0, I + i, 1});
-        }
+        ch.rules.push_back({nm(mp + n.gate_up), 0, 0, 1, span});
+        ch.rules.push_back({nm(mp + n.gate_up), 0, I, 1, span});
       } else {
-        sl.push_back({w(mp + n.gate), 0, i, 1});
-        sl.push_back({w(mp + n.up), 0, i, 1});
-        if (m.bias) {
-          sl.push_back({b(mp + n.gate), 0, i, 1});
-          sl.push_back({b(mp + n.up), 0, i, 1});
-        }
+        ch.rules.push_back({nm(mp + n.gate), 0, 0, 1, span});
+        ch.rules.push_back({nm(mp + n.up), 0, 0, 1, span});
       }
-      sl.push_back({w(mp + n.down), 1, i, 1});
-      groups.push_back(std::move(grp));
     }
+    ch.rules.push_back({w(mp + n.down), 1, 0, 1, h});
+    sets.push_back(std::move(ch));
   }
-  return groups;
+  return sets;
 }
 
 }  // namespace llmprune

@@ -46,23 +46,35 @@ struct TensorInfo {
   std::string why;     // how the shape follows from the config, for error messages
 };
 
-// A contiguous range [offset, offset + length) along `axis` of one tensor.
-struct PruneSlice {
+// Width-prunable groups, as compact index ranges (a 7B model has ~350k MLP channels: a group
+// is never a list of names). Group i of a set removes, for every rule, the range
+// [base + i * length, base + (i + 1) * length) along `axis` of `tensor`; `span` is the tensor's
+// extent across the other axis (1 for a vector), so a rule costs length x span parameters.
+enum class GroupKind {
+  kKvGroup,     // one KV head (k/v rows) with its query heads (q rows) and o_proj columns
+  kQueryHead,   // one query head: its q rows and o_proj columns (the KV head stays)
+  kMlpChannel,  // gate/up row i and down column i (fused gate_up: rows i and I + i)
+};
+const char* group_kind_name(GroupKind k);  // "kv-group", "q-head", "channel"
+
+struct SliceRule {
   std::string tensor;
   int64_t axis = 0;
-  int64_t offset = 0;
+  int64_t base = 0;
   int64_t length = 0;
+  int64_t span = 1;
 };
 
-// The slices that are removed together: one GQA head group of a layer (its query heads, the
-// shared k/v head and the matching o_proj columns) or one MLP channel (gate/up row, down
-// column). Plain data for planners and the slicer.
-struct PruneGroup {
-  enum class Kind { kAttnHeadGroup, kMlpChannel };
-  Kind kind;
+struct GroupSet {
+  GroupKind kind = GroupKind::kKvGroup;
   int64_t layer = 0;
-  int64_t index = 0;  // kv-group index or channel index
-  std::vector<PruneSlice> slices;
+  int64_t count = 0;  // groups 0..count-1
+  std::vector<SliceRule> rules;
+  int64_t cost() const {  // parameters one group holds (weights and biases)
+    int64_t c = 0;
+    for (const SliceRule& r : rules) c += r.length * r.span;
+    return c;
+  }
 };
 
 class Family {
@@ -85,8 +97,9 @@ class Family {
 
   // Every tensor the checkpoint of `spec` must hold (lm_head omitted when tied).
   std::vector<TensorInfo> tensors(const ModelSpec& spec) const;
-  // Prune groups of one layer (empty for removed sub-blocks).
-  std::vector<PruneGroup> prune_groups(const ModelSpec& spec, int64_t layer) const;
+  // The group sets of one layer: KV groups and query heads when it has attention, MLP
+  // channels when it has an MLP (in that order).
+  std::vector<GroupSet> group_sets(const ModelSpec& spec, int64_t layer) const;
 
  private:
   std::string name_;

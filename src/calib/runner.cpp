@@ -26,7 +26,9 @@ RunResult run_calibration(LayerSource& src, const torch::Tensor& windows, const 
   LLMPRUNE_ASSERT(static_cast<int64_t>(schedule.size()) == spec.n_layers(), "schedule has ",
                   schedule.size(), " entries for ", spec.n_layers(), " layers");
   LLMPRUNE_ASSERT(windows.dim() == 2 && opts.batch_size >= 1, "bad calibration windows");
-  torch::InferenceMode guard;
+  // NoGrad rather than InferenceMode: layers loaded here may later run under autograd
+  // (Taylor importance reuses a resident LayerSource).
+  torch::NoGradGuard guard;
   Timer timer;
   const int64_t N = windows.size(0), T = windows.size(1);
   const int64_t per_pass = (observer && !observer->whole_set_pass()) ? opts.batch_size : N;

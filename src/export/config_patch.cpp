@@ -15,7 +15,9 @@ std::string torch_dtype_of(const std::string& st) {
 namespace {
 
 bool same_spec(const ModelSpec& a, const ModelSpec& b) {
-  if (a.n_layers() != b.n_layers() || a.hidden_size != b.hidden_size) return false;
+  if (a.n_layers() != b.n_layers() || a.hidden_size != b.hidden_size ||
+      a.rms_norm_eps != b.rms_norm_eps)
+    return false;
   for (int64_t i = 0; i < a.n_layers(); ++i) {
     const LayerSpec &x = a.layers[static_cast<size_t>(i)], &y = b.layers[static_cast<size_t>(i)];
     if (x.attn.has_value() != y.attn.has_value() || x.mlp.has_value() != y.mlp.has_value())
@@ -55,8 +57,19 @@ json patch_config(const json& source, const Family& family, const ModelSpec& spe
     for (int64_t o : p.kept_original) below += o < m ? 1 : 0;
     c["max_window_layers"] = below;
   }
-  if (is_uniform(spec))
+  if (is_uniform(spec)) {
+    // Stock keys carry the (possibly width-pruned) uniform shape.
     c.erase("llmprune");
+    if (!spec.layers.empty()) {
+      const AttentionSpec& a = *spec.layers.front().attn;
+      c["hidden_size"] = spec.hidden_size;
+      c["num_attention_heads"] = a.n_heads;
+      c["num_key_value_heads"] = a.n_kv_heads;
+      if (c.contains("head_dim") || spec.hidden_size != a.n_heads * a.head_dim)
+        c["head_dim"] = a.head_dim;
+      c["intermediate_size"] = spec.layers.front().mlp->intermediate_size;
+    }
+  }
   else
     c["llmprune"] = llmprune_block(spec);
   c.erase("drop_attn_list");

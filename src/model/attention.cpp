@@ -99,7 +99,7 @@ AttentionImpl::AttentionImpl(const AttentionSpec& spec, int64_t hidden, const Te
   o_ = register_module(n.o, Linear(q_rows, hidden, spec.o_bias, opts));
 }
 
-torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RopeTable& rope,
+torch::Tensor AttentionImpl::context(const torch::Tensor& x, const RopeTable& rope,
                                      KVSlot* slot) const {
   const int64_t B = x.size(0), T = x.size(1), hd = spec_.head_dim;
   const int64_t H = spec_.n_heads, KV = spec_.n_kv_heads;
@@ -130,8 +130,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RopeTable& ro
     k = slot->k.narrow(2, 0, past + T);
     v = slot->v.narrow(2, 0, past + T);
   }
-  auto attn = grouped_attention(q, k, v, past, spec_.sliding_window);
-  return o_->forward(attn);
+  return grouped_attention(q, k, v, past, spec_.sliding_window);
 }
 
 }  // namespace llmprune

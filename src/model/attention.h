@@ -33,7 +33,12 @@ class AttentionImpl : public torch::nn::Module {
   AttentionImpl(const AttentionSpec& spec, int64_t hidden, const TensorNaming& names,
                 const torch::TensorOptions& opts);
   // x: normed hidden [B, T, hidden]; rope for positions past..past+T-1.
-  torch::Tensor forward(const torch::Tensor& x, const RopeTable& rope, KVSlot* slot) const;
+  torch::Tensor forward(const torch::Tensor& x, const RopeTable& rope, KVSlot* slot) const {
+    return project(context(x, rope, slot));
+  }
+  // The two halves of forward: the context entering o_proj [B, T, heads x hd], then o_proj.
+  torch::Tensor context(const torch::Tensor& x, const RopeTable& rope, KVSlot* slot) const;
+  torch::Tensor project(const torch::Tensor& context) const { return o_->forward(context); }
   const AttentionSpec& spec() const { return spec_; }
 
  private:

@@ -33,8 +33,15 @@ enum class HookPoint {
   kMlpOutput,    // hidden state after the MLP residual add (= layer output)
   kLayerOutput,  // hidden state leaving layer `layer`
   kFinalNorm,    // output of the final norm (input of lm_head)
+  // Inputs of the linear maps (per-linear statistics such as Wanda's input norms):
+  kAttnNormed,   // normed input of q/k/v [B, T, hidden]
+  kAttnContext,  // attention context entering o_proj [B, T, heads x head_dim]
+  kMlpNormed,    // normed input of gate/up [B, T, hidden]
+  kMlpAct,       // activation entering down_proj [B, T, intermediate]
 };
-// Read-only observers: called with [B, T, hidden] tensors; must not modify them.
+// Read-only observers: called with [B, T, width] tensors (hidden, except the context and the
+// MLP activation); must not modify them. The linear-input points fire only where the sub-block
+// exists and runs.
 using ForwardHook = std::function<void(HookPoint, int64_t layer, const torch::Tensor&)>;
 
 class CausalLM {

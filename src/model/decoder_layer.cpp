@@ -22,10 +22,22 @@ torch::Tensor DecoderLayerImpl::forward(torch::Tensor x, const RopeTable* rope, 
   };
   fire(HookPoint::kLayerInput, x);
   fire(HookPoint::kAttnInput, x);
-  if (attn_ && mask.attn) x = x + attn_->forward(attn_norm_->forward(x), *rope, slot);
+  if (attn_ && mask.attn) {
+    torch::Tensor h = attn_norm_->forward(x);
+    fire(HookPoint::kAttnNormed, h);
+    h = attn_->context(h, *rope, slot);
+    fire(HookPoint::kAttnContext, h);
+    x = x + attn_->project(h);
+  }
   fire(HookPoint::kAttnOutput, x);
   fire(HookPoint::kMlpInput, x);
-  if (mlp_ && mask.mlp) x = x + mlp_->forward(mlp_norm_->forward(x));
+  if (mlp_ && mask.mlp) {
+    torch::Tensor h = mlp_norm_->forward(x);
+    fire(HookPoint::kMlpNormed, h);
+    h = mlp_->act(h);
+    fire(HookPoint::kMlpAct, h);
+    x = x + mlp_->down(h);
+  }
   fire(HookPoint::kMlpOutput, x);
   fire(HookPoint::kLayerOutput, x);
   return x;

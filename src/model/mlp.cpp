@@ -16,7 +16,7 @@ MlpImpl::MlpImpl(const MlpSpec& spec, int64_t hidden, const TensorNaming& n,
   down_ = register_module(n.down, Linear(I, hidden, spec.bias, opts));
 }
 
-torch::Tensor MlpImpl::forward(const torch::Tensor& x) const {
+torch::Tensor MlpImpl::act(const torch::Tensor& x) const {
   torch::Tensor gate, up;
   if (gate_up_) {
     auto both = gate_up_->forward(x);
@@ -26,7 +26,7 @@ torch::Tensor MlpImpl::forward(const torch::Tensor& x) const {
     gate = gate_->forward(x);
     up = up_->forward(x);
   }
-  return down_->forward(torch::silu(gate).mul_(up));
+  return torch::silu(gate).mul_(up);
 }
 
 }  // namespace llmprune

@@ -13,7 +13,10 @@ class MlpImpl : public torch::nn::Module {
  public:
   MlpImpl(const MlpSpec& spec, int64_t hidden, const TensorNaming& names,
           const torch::TensorOptions& opts);
-  torch::Tensor forward(const torch::Tensor& x) const;  // [B, T, hidden] -> same
+  torch::Tensor forward(const torch::Tensor& x) const { return down(act(x)); }  // [B, T, hidden]
+  // The two halves of forward: silu(gate(x)) * up(x) [B, T, intermediate], then down_proj.
+  torch::Tensor act(const torch::Tensor& x) const;
+  torch::Tensor down(const torch::Tensor& a) const { return down_->forward(a); }
   const MlpSpec& spec() const { return spec_; }
 
  private:

@@ -19,8 +19,9 @@ RmsNormImpl::RmsNormImpl(int64_t dim, double eps_, const torch::TensorOptions& o
 }
 
 torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) const {
-  // transformers' LlamaRMSNorm: statistics in fp32 whatever the compute dtype.
-  torch::Tensor h = x.to(torch::kFloat32);
+  // transformers' LlamaRMSNorm: statistics in fp32 whatever the compute dtype (fp64 stays
+  // fp64: gradient checks run the model in double).
+  torch::Tensor h = x.scalar_type() == torch::kFloat64 ? x : x.to(torch::kFloat32);
   torch::Tensor var = h.pow(2).mean(-1, /*keepdim=*/true);
   h = h * torch::rsqrt(var + eps);
   return weight * h.to(x.scalar_type());

@@ -15,7 +15,8 @@ torch::Tensor window_nll(const torch::Tensor& hidden, const torch::Tensor& ids,
   auto total = torch::zeros({ids.size(0)}, torch::kDouble);
   for (int64_t s = 0; s < len - 1; s += kLogitChunk) {
     int64_t n = std::min(kLogitChunk, len - 1 - s);
-    auto logits = head(hidden.narrow(1, s, n)).to(torch::kFloat);  // [B, n, V]
+    auto logits = head(hidden.narrow(1, s, n));  // [B, n, V], fp32 at least
+    if (logits.scalar_type() != torch::kFloat64) logits = logits.to(torch::kFloat);
     auto logp = torch::log_softmax(logits, -1).gather(-1, targets.narrow(1, s, n).unsqueeze(-1));
     total += (-logp).squeeze(-1).to(torch::kDouble).sum(1).cpu();
   }

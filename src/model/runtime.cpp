@@ -29,6 +29,7 @@ torch::ScalarType parse_dtype(const std::string& dtype) {
   if (dtype == "f32" || dtype == "fp32" || dtype == "float32") return torch::kFloat32;
   if (dtype == "bf16" || dtype == "bfloat16") return torch::kBFloat16;
   if (dtype == "f16" || dtype == "fp16" || dtype == "float16") return torch::kFloat16;
+  if (dtype == "f64" || dtype == "float64") return torch::kFloat64;
   throw bad_input("unsupported compute dtype '", dtype, "' (use f32 or bf16)");
 }
 
@@ -37,6 +38,7 @@ std::string dtype_label(torch::ScalarType t) {
     case torch::kFloat32: return "f32";
     case torch::kBFloat16: return "bf16";
     case torch::kFloat16: return "f16";
+    case torch::kFloat64: return "f64";
     default: return c10::toString(t);
   }
 }

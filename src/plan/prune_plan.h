@@ -1,9 +1,11 @@
 // PrunePlan: what to remove and why, as plain data with a JSON round trip, so a plan can be
 // saved, read, edited by hand, diffed and applied later without recalibrating. Depth units
-// (whole layers, attention or MLP sub-blocks) name original layer indices.
+// (whole layers, attention or MLP sub-blocks) name original layer indices; a width plan also
+// lists, per layer, the KV groups, query heads and MLP channels it removes.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -35,6 +37,14 @@ struct DepthState {
   void remove(UnitKind kind, int64_t layer);
 };
 
+// Width cut: per layer, sorted group indices of the source model's group sets (arch/family.h).
+struct WidthCut {
+  std::map<int64_t, std::vector<int64_t>> kv_groups;  // layer -> removed KV groups
+  std::map<int64_t, std::vector<int64_t>> q_heads;    // layer -> removed query heads
+  std::map<int64_t, std::vector<int64_t>> channels;   // layer -> removed MLP channels
+  bool empty() const { return kv_groups.empty() && q_heads.empty() && channels.empty(); }
+};
+
 struct PrunePlan {
   static constexpr int kVersion = 1;
   std::string kind = "depth";
@@ -43,6 +53,7 @@ struct PrunePlan {
   int64_t source_layers = 0;
   json params = json::object();  // every parameter of the run that made it
   std::vector<PruneUnit> units;
+  WidthCut width;  // kind "width" only; its units are sub-blocks removed whole
 
   json to_json() const;
   // `where` names the file in errors.
@@ -50,8 +61,15 @@ struct PrunePlan {
   // bad_input (naming `where`) when a unit names a layer or sub-block the spec does not have,
   // a unit appears twice, or nothing would be left.
   void validate(const ModelSpec& spec, const std::string& where) const;
+  // Width plans: also bad_input for a group index outside the layer's set, a layer whose kept
+  // KV groups would keep different numbers of query heads, or a cut of every group of a
+  // sub-block (that is a unit: an attention or MLP drop).
   // The sub-blocks left after removing every unit.
   DepthState result(const ModelSpec& spec) const;
+
+ private:
+  void validate_width(const ModelSpec& spec, const DepthState& left,
+                      const std::string& where) const;
 };
 
 }  // namespace llmprune

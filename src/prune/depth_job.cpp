@@ -128,6 +128,8 @@ json run_depth_job(const DepthJobOptions& o) {
                  {"dtype", o.load.dtype}};
   if (!o.plan_file.empty()) {
     plan = PrunePlan::from_json(read_json_file(o.plan_file), o.plan_file);
+    LLMPRUNE_CHECK(plan.kind == "depth", "[plan] ", o.plan_file, ": a ", plan.kind,
+                   " plan; prune depth applies depth plans (use prune ", plan.kind, ")");
     plan.validate(spec, o.plan_file);
     log_info("applying plan ", o.plan_file, " (", plan.method, ", ", plan.units.size(),
              " units) without calibrating");

@@ -195,8 +195,9 @@ TEST(Validation, MissingAndUnexpectedTensorsAreNamed) {
   EXPECT_EQ(validate_tensor_set(llama_family(), s, m, "d").tied_lm_head, "lm_head.weight");
 }
 
-// Every prunable tensor axis is covered by the groups exactly once (each row of q/k/v, each
-// column of o_proj, each gate/up row and down column belongs to one group).
+// Every prunable tensor axis is covered by the groups of each set exactly once (each row of
+// q/k/v, each column of o_proj, each gate/up row and down column belongs to one KV group and
+// one channel; q and o ranges to one query head), and a group's cost counts its parameters.
 TEST(PruneGroups, CoverEachPrunableTensorExactlyOnce) {
   for (const Family* f : families()) {
     json c = llama_config();
@@ -205,34 +206,50 @@ TEST(PruneGroups, CoverEachPrunableTensorExactlyOnce) {
     c["attention_bias"] = true;  // llama: exercise bias slices too
     c["mlp_bias"] = true;
     ModelSpec spec = spec_from_config(*f, c, "c");
-    std::map<std::pair<std::string, int64_t>, std::vector<int>> cover;
     std::map<std::string, std::vector<int64_t>> shapes;
     for (const auto& t : f->tensors(spec)) shapes[t.name] = t.shape;
+    std::map<GroupKind, std::map<std::pair<std::string, int64_t>, std::vector<int>>> cover;
     for (int64_t l = 0; l < spec.n_layers(); ++l) {
-      int64_t attn_groups = 0, channels = 0;
-      for (const auto& g : f->prune_groups(spec, l)) {
-        (g.kind == PruneGroup::Kind::kAttnHeadGroup ? attn_groups : channels)++;
-        for (const auto& s : g.slices) {
-          ASSERT_TRUE(shapes.count(s.tensor)) << f->name() << ": " << s.tensor;
-          auto& v = cover[{s.tensor, s.axis}];
-          v.resize(static_cast<size_t>(shapes[s.tensor][static_cast<size_t>(s.axis)]), 0);
-          for (int64_t i = s.offset; i < s.offset + s.length; ++i) v.at(static_cast<size_t>(i))++;
+      std::map<GroupKind, int64_t> count;
+      for (const auto& g : f->group_sets(spec, l)) {
+        count[g.kind] = g.count;
+        int64_t cost = 0;
+        for (const auto& r : g.rules) {
+          ASSERT_TRUE(shapes.count(r.tensor)) << f->name() << ": " << r.tensor;
+          const auto& shape = shapes[r.tensor];
+          EXPECT_EQ(r.span, shape.size() == 1 ? 1 : shape[static_cast<size_t>(1 - r.axis)]);
+          cost += r.length * r.span;
+          auto& v = cover[g.kind][{r.tensor, r.axis}];
+          v.resize(static_cast<size_t>(shape[static_cast<size_t>(r.axis)]), 0);
+          for (int64_t i = 0; i < g.count; ++i)
+            for (int64_t k = 0; k < r.length; ++k)
+              v.at(static_cast<size_t>(r.base + i * r.length + k))++;
         }
+        EXPECT_EQ(g.cost(), cost);
       }
-      EXPECT_EQ(attn_groups, 4) << f->name();    // = num_key_value_heads
-      EXPECT_EQ(channels, 172) << f->name();     // = intermediate_size
+      EXPECT_EQ(count[GroupKind::kKvGroup], 4) << f->name();       // = num_key_value_heads
+      EXPECT_EQ(count[GroupKind::kQueryHead], 8) << f->name();     // = num_attention_heads
+      EXPECT_EQ(count[GroupKind::kMlpChannel], 172) << f->name();  // = intermediate_size
     }
-    for (const auto& [key, counts] : cover)
-      for (size_t i = 0; i < counts.size(); ++i)
-        ASSERT_EQ(counts[i], 1) << f->name() << " " << key.first << " axis " << key.second
-                                << " index " << i;
-    // Every attention/MLP tensor is claimed by some group, except the o_proj/down_proj
-    // biases: they live on the hidden axis, which head/channel pruning never touches.
+    for (const auto& [kind, tensors] : cover)
+      for (const auto& [key, counts] : tensors)
+        for (size_t i = 0; i < counts.size(); ++i) {
+          // Query heads cover only the q part of q/k/v; the rest of a fused qkv stays 0.
+          const bool q_only_tail = kind == GroupKind::kQueryHead && key.first.find("qkv") !=
+                                   std::string::npos && i >= 64;
+          ASSERT_EQ(counts[i], q_only_tail ? 0 : 1)
+              << f->name() << " " << group_kind_name(kind) << " " << key.first << " axis "
+              << key.second << " index " << i;
+        }
+    // Every attention/MLP tensor is claimed by some KV group or channel, except the
+    // o_proj/down_proj biases: they live on the hidden axis, which these groups never touch.
     for (const auto& t : f->tensors(spec)) {
       if (!is_attention_role(t.role) && !is_mlp_role(t.role)) continue;
       if (t.is_bias && (t.role == TensorRole::kO || t.role == TensorRole::kDown)) continue;
+      const auto& set = cover[is_attention_role(t.role) ? GroupKind::kKvGroup
+                                                        : GroupKind::kMlpChannel];
       bool claimed = false;
-      for (const auto& [key, counts] : cover) claimed |= key.first == t.name;
+      for (const auto& [key, counts] : set) claimed |= key.first == t.name;
       EXPECT_TRUE(claimed) << f->name() << ": " << t.name;
     }
   }
@@ -243,19 +260,26 @@ TEST(PruneGroups, Phi3FusedOffsets) {
   c["model_type"] = "phi3";
   c["architectures"] = {"Phi3ForCausalLM"};
   ModelSpec spec = spec_from_config(phi3_family(), c, "c");
-  auto groups = phi3_family().prune_groups(spec, 0);
-  // Group 1 of 4: q heads 2..3 (rows 16..31), k head 1 at 64 + 8, v head 1 at 64 + 32 + 8.
-  const auto& g = groups[1];
-  ASSERT_EQ(g.slices.size(), 4u);
-  EXPECT_EQ(g.slices[0].tensor, "model.layers.0.self_attn.qkv_proj.weight");
-  EXPECT_EQ(g.slices[0].offset, 16);
-  EXPECT_EQ(g.slices[0].length, 16);
-  EXPECT_EQ(g.slices[1].offset, 72);
-  EXPECT_EQ(g.slices[2].offset, 104);
-  EXPECT_EQ(g.slices[3].tensor, "model.layers.0.self_attn.o_proj.weight");
-  EXPECT_EQ(g.slices[3].axis, 1);
-  // MLP channel 5: gate row 5 and up row 172 + 5 of gate_up_proj.
-  const auto& ch = groups[4 + 5];
-  EXPECT_EQ(ch.slices[0].offset, 5);
-  EXPECT_EQ(ch.slices[1].offset, 177);
+  auto sets = phi3_family().group_sets(spec, 0);
+  ASSERT_EQ(sets.size(), 3u);
+  // hidden 64, 8 heads of 8, 4 KV heads: fused rows are q 0..63, k 64..95, v 96..127. KV group
+  // i takes q rows 16i..16i+15, k rows 64+8i.., v rows 96+8i.. and o columns 16i..
+  const auto& kv = sets[0];
+  ASSERT_EQ(kv.rules.size(), 4u);
+  EXPECT_EQ(kv.rules[0].tensor, "model.layers.0.self_attn.qkv_proj.weight");
+  EXPECT_EQ(kv.rules[0].base, 0);
+  EXPECT_EQ(kv.rules[0].length, 16);
+  EXPECT_EQ(kv.rules[1].base, 64);
+  EXPECT_EQ(kv.rules[1].length, 8);
+  EXPECT_EQ(kv.rules[2].base, 96);
+  EXPECT_EQ(kv.rules[3].tensor, "model.layers.0.self_attn.o_proj.weight");
+  EXPECT_EQ(kv.rules[3].axis, 1);
+  // cost: (16 + 8 + 8) rows x 64 + 64 x 16 columns.
+  EXPECT_EQ(kv.cost(), 32 * 64 + 64 * 16);
+  // MLP channel i: gate row i and up row 172 + i of gate_up_proj.
+  const auto& ch = sets[2];
+  EXPECT_EQ(ch.kind, GroupKind::kMlpChannel);
+  EXPECT_EQ(ch.rules[0].base, 0);
+  EXPECT_EQ(ch.rules[1].base, 172);
+  EXPECT_EQ(ch.rules[2].axis, 1);
 }

@@ -40,6 +40,11 @@ TEST_P(WidthFamilies, SlicingEqualsMaskingAndSurvivesSaveLoad) {
   cut.kv_groups[1] = {0};
   for (int64_t i = 0; i < 48; ++i) cut.channels[1].push_back(i);  // the whole MLP of layer 1
   for (int64_t g = 0; g < c.kv_heads; ++g) cut.kv_groups[2].push_back(g);  // all of attention 2
+  // Query heads: the last head of every kept group of layer 0 (none in MHA: g = 1).
+  const int64_t g = c.heads / c.kv_heads;
+  if (g > 1)
+    for (int64_t k = 0; k < c.kv_heads; ++k)
+      if (k != 1) cut.q_heads[0].push_back(k * g + g - 1);
   ModelSpec sliced_spec;
   const NamedTensors sliced = slice_width(family, spec, cut, src, &sliced_spec);
   NamedTensors masked;
@@ -48,7 +53,7 @@ TEST_P(WidthFamilies, SlicingEqualsMaskingAndSurvivesSaveLoad) {
 
   ASSERT_TRUE(sliced_spec.layers[0].attn && sliced_spec.layers[0].mlp);
   EXPECT_EQ(sliced_spec.layers[0].attn->n_kv_heads, c.kv_heads - 1);
-  EXPECT_EQ(sliced_spec.layers[0].attn->n_heads, c.heads - c.heads / c.kv_heads);
+  EXPECT_EQ(sliced_spec.layers[0].attn->n_heads, (c.kv_heads - 1) * (g > 1 ? g - 1 : 1));
   EXPECT_EQ(sliced_spec.layers[0].mlp->intermediate_size, 44);
   EXPECT_FALSE(sliced_spec.layers[1].mlp.has_value());
   EXPECT_FALSE(sliced_spec.layers[2].attn.has_value());
@@ -84,9 +89,14 @@ TEST(WidthApply, BadIndicesAreNamed) {
   cut.kv_groups[1] = {2};
   ModelSpec out;
   EXPECT_NE(test::bad_input_message([&] { slice_width(llama_family(), spec, cut, src, &out); })
-                .find("layer 1 has 2 KV groups (0..1), not 2"),
+                .find("layer 1 has 2 kv-groups (0..1), not 2"),
             std::string::npos);
   cut = {};
+  WidthCut uneven;  // layer 0 of this 4:2 model: group 0 would keep 1 query head, group 1 two
+  uneven.q_heads[0] = {0};
+  EXPECT_NE(test::bad_input_message([&] { slice_width(llama_family(), spec, uneven, src, &out); })
+                .find("same number"),
+            std::string::npos);
   cut.channels[5] = {0};
   EXPECT_NE(test::bad_input_message([&] { slice_width(llama_family(), spec, cut, src, &out); })
                 .find("layer 5 outside layers 0..1"),

@@ -1,0 +1,119 @@
+// Layer-by-layer recomputed gradients (see gradients.h).
+#include "calib/gradients.h"
+
+#include "util/error.h"
+#include "util/log.h"
+#include "util/timer.h"
+
+namespace llmprune {
+namespace {
+// Positions whose logits are formed at once in the loss (bounds [b, chunk, vocab]).
+constexpr int64_t kLossChunk = 256;
+}  // namespace
+
+GradientResult run_gradients(LayerSource& src, const torch::Tensor& windows,
+                             const GradientOptions& opts,
+                             const std::function<void(const LayerGradients&)>& on_layer) {
+  const ModelSpec& spec = src.spec();
+  LLMPRUNE_ASSERT(windows.dim() == 2 && windows.size(1) >= 2 && opts.batch_size >= 1,
+                  "bad gradient windows");
+  Timer timer;
+  const int64_t N = windows.size(0), T = windows.size(1), L = spec.n_layers();
+  std::vector<torch::Tensor> ids;
+  for (int64_t b = 0; b < N; b += opts.batch_size)
+    ids.push_back(windows.narrow(0, b, std::min(opts.batch_size, N - b)));
+  const int64_t nb = static_cast<int64_t>(ids.size());
+  std::unique_ptr<Progress> progress;
+  if (opts.progress) progress = std::make_unique<Progress>("gradients", 2 * (L + 1), "layer");
+  auto rope_of = [&](int64_t l) -> const RopeTable* {
+    const auto& a = spec.layers[static_cast<size_t>(l)].attn;
+    return a ? &src.rope(a->head_dim, T) : nullptr;
+  };
+
+  // Forward without autograd, keeping every layer's input: xs[l][b].
+  std::vector<std::vector<torch::Tensor>> xs(static_cast<size_t>(L + 1));
+  {
+    torch::NoGradGuard no_grad;
+    for (const auto& t : ids) xs[0].push_back(src.embed(t));
+    src.release_edges();
+    if (progress) progress->advance(1, 1);
+    for (int64_t l = 0; l < L; ++l) {
+      const DecoderLayerImpl& layer = src.layer(l);
+      for (const auto& x : xs[static_cast<size_t>(l)])
+        xs[static_cast<size_t>(l + 1)].push_back(layer.forward(x, rope_of(l), nullptr, nullptr));
+      src.release_layer(l);
+      if (progress) progress->advance(1, 1);
+    }
+  }
+  // dL_b/d(output of the last layer), through the final norm and lm_head.
+  GradientResult r;
+  std::vector<torch::Tensor> g(static_cast<size_t>(nb));
+  for (int64_t b = 0; b < nb; ++b) {
+    torch::Tensor h = xs[static_cast<size_t>(L)][static_cast<size_t>(b)].detach().requires_grad_(true);
+    const torch::Tensor& t = ids[static_cast<size_t>(b)];
+    const double scored = static_cast<double>(t.size(0) * (T - 1));
+    auto targets = t.narrow(1, 1, T - 1).to(h.device());
+    double loss = 0;
+    for (int64_t s = 0; s < T - 1; s += kLossChunk) {
+      const int64_t n = std::min(kLossChunk, T - 1 - s);
+      torch::Tensor logits = src.lm_head(src.final_norm(h.narrow(1, s, n)));
+      if (logits.scalar_type() != torch::kFloat64) logits = logits.to(torch::kFloat);
+      torch::Tensor nll = -torch::log_softmax(logits, -1)
+                               .gather(-1, targets.narrow(1, s, n).unsqueeze(-1))
+                               .sum() / scored;
+      nll.backward();
+      loss += nll.item<double>();
+    }
+    g[static_cast<size_t>(b)] = h.grad();
+    r.mean_loss += loss / static_cast<double>(nb);
+  }
+  xs[static_cast<size_t>(L)].clear();
+  src.release_edges();
+  if (progress) progress->advance(1, 1);
+
+  const torch::ScalarType acc =
+      src.dtype() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+  for (int64_t l = L - 1; l >= 0; --l) {
+    const DecoderLayerImpl& layer = src.layer(l);
+    LayerGradients lg;
+    lg.layer = l;
+    std::vector<torch::Tensor> params;
+    for (const auto& item : layer.named_parameters(/*recurse=*/true)) {
+      lg.names.push_back(src.family().naming().layer_prefix(l) + item.key());
+      params.push_back(item.value());
+      item.value().requires_grad_(true);
+      lg.grad.push_back(torch::zeros(item.value().sizes(), item.value().options().dtype(acc)));
+      if (opts.fisher) lg.grad_sq.push_back(torch::zeros_like(lg.grad.back()));
+    }
+    for (int64_t b = 0; b < nb; ++b) {
+      auto& x_in = xs[static_cast<size_t>(l)][static_cast<size_t>(b)];
+      torch::Tensor x = x_in.detach().requires_grad_(true);
+      torch::Tensor y = layer.forward(x, rope_of(l), nullptr, nullptr);
+      y.backward(g[static_cast<size_t>(b)]);
+      g[static_cast<size_t>(b)] = x.grad();
+      x_in = torch::Tensor();  // the stored input is no longer needed
+      torch::NoGradGuard no_grad;
+      for (size_t i = 0; i < params.size(); ++i) {
+        torch::Tensor& pg = params[i].mutable_grad();
+        if (!pg.defined()) continue;  // a parameter the loss does not reach
+        torch::Tensor gb = pg.to(acc);
+        lg.grad[i].add_(gb, 1.0 / static_cast<double>(nb));
+        if (opts.fisher) lg.grad_sq[i].add_(gb * gb, 1.0 / static_cast<double>(nb));
+        pg = torch::Tensor();
+      }
+    }
+    for (auto& p : params) {
+      p.requires_grad_(false);
+      lg.weight.push_back(p.detach());
+    }
+    on_layer(lg);
+    src.release_layer(l);
+    if (progress) progress->advance(1, 1);
+  }
+  if (progress) progress->finish();
+  r.batches = nb;
+  r.seconds = timer.seconds();
+  return r;
+}
+
+}  // namespace llmprune

@@ -1,0 +1,47 @@
+// Gradients of the causal-LM loss with respect to every decoder-layer parameter, with bounded
+// memory (Taylor importance): one no-grad forward stores each layer's input, then the layers
+// are recomputed from the last to the first under autograd, one layer and one gradient batch
+// at a time, carrying dL/d(layer input) back (activation checkpointing per layer). Peak memory
+// is one layer's weights and gradients plus the stored layer inputs, never the whole model's
+// gradients; with a streaming LayerSource only one layer's weights are in RAM.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "model/layer_source.h"
+
+namespace llmprune {
+
+// The windows are split into gradient batches of `batch_size`; L_b is the mean next-token NLL
+// over the scored tokens (1..T-1) of batch b. For each parameter W:
+//   grad    = (1 / n_batches) sum_b dL_b/dW   (the gradient of the mean batch loss)
+//   grad_sq = (1 / n_batches) sum_b (dL_b/dW)^2  (diagonal empirical Fisher; only if asked)
+// accumulated in fp32 (fp64 when the compute dtype is fp64).
+struct LayerGradients {
+  int64_t layer = 0;
+  std::vector<std::string> names;  // HF names
+  std::vector<torch::Tensor> weight, grad, grad_sq;
+};
+
+struct GradientOptions {
+  int64_t batch_size = 1;
+  bool fisher = false;  // also accumulate grad_sq
+  bool progress = true;
+};
+
+struct GradientResult {
+  double mean_loss = 0;  // mean over batches of L_b
+  int64_t batches = 0;
+  double seconds = 0;
+};
+
+// windows: [N, T] int64. `on_layer` is called once per layer, last layer first.
+GradientResult run_gradients(LayerSource& src, const torch::Tensor& windows,
+                             const GradientOptions& opts,
+                             const std::function<void(const LayerGradients&)>& on_layer);
+
+}  // namespace llmprune
