@@ -25,16 +25,18 @@ struct LoadOptions {
 
 // Where a hook fires. `layer` is the decoder layer index; for kEmbedding / kFinalNorm -1.
 enum class HookPoint {
-  kEmbedding,    // output of embed_tokens = input of layer 0
+  kEmbedding,    // input of layer 0: embed_tokens (+ project_in, + learned positions)
   kLayerInput,   // hidden state entering layer `layer`
   kAttnInput,    // input of the attention sub-block (before input_layernorm)
   kAttnOutput,   // hidden state after the attention residual add
   kMlpInput,     // input of the MLP sub-block (before post_attention_layernorm)
   kMlpOutput,    // hidden state after the MLP residual add (= layer output)
   kLayerOutput,  // hidden state leaving layer `layer`
-  kFinalNorm,    // output of the final norm (input of lm_head)
+  kFinalNorm,    // input of lm_head: output of the final norm (then project_out, OPT-350m
+                 // layout: [B, T, word_embed_proj_dim]; post-LN OPT has no final norm)
 };
-// Read-only observers: called with [B, T, hidden] tensors; must not modify them.
+// Read-only observers: called with [B, T, hidden] tensors (kFinalNorm: see above); must not
+// modify them.
 using ForwardHook = std::function<void(HookPoint, int64_t layer, const torch::Tensor&)>;
 
 class CausalLM {

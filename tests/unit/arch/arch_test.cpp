@@ -41,7 +41,7 @@ TEST(Registry, DetectsEveryFamilyFromModelTypeAndArchitectures) {
     c["architectures"] = {f->architectures()[0]};
     EXPECT_EQ(detect_family(c, "config.json").name(), f->name());
   }
-  EXPECT_EQ(supported_families(), "llama, mistral, qwen2, phi3");
+  EXPECT_EQ(supported_families(), "llama, mistral, qwen2, phi3, opt");
 }
 
 TEST(Registry, UnknownModelTypeListsSupportedFamilies) {
@@ -200,6 +200,10 @@ TEST(Validation, MissingAndUnexpectedTensorsAreNamed) {
 TEST(PruneGroups, CoverEachPrunableTensorExactlyOnce) {
   for (const Family* f : families()) {
     json c = llama_config();
+    if (f->name() == "opt") {  // OPT keys: MHA with 4 heads, ffn_dim as intermediate_size
+      c["num_attention_heads"] = 4;
+      c["ffn_dim"] = 172;
+    }
     c["model_type"] = f->model_types()[0];
     c["architectures"] = {f->architectures()[0]};
     c["attention_bias"] = true;  // llama: exercise bias slices too
