@@ -3,6 +3,7 @@
 // post-LN layers, optional project_in / project_out around the decoder, tied lm_head.
 #include "arch/family.h"
 #include "arch/hf_config.h"
+#include "arch/registry.h"
 #include "util/error.h"
 
 namespace llmprune {
@@ -140,7 +141,16 @@ class OptFamily : public Family {
     c["layer_norm_elementwise_affine"] = spec.norm_affine;
     c["layerdrop"] = 0.0;
     c["max_position_embeddings"] = spec.max_position_embeddings;
-    c["num_attention_heads"] = a->n_heads;
+    // OPT's heads always span hidden_size (head_dim = hidden_size / heads): the stock key is
+    // that full count; layers with fewer heads (width-pruned) go to the llmprune block, also
+    // when every layer lost the same heads (no stock config can express that).
+    const int64_t full_heads = spec.hidden_size / a->head_dim;
+    c["num_attention_heads"] = full_heads;
+    bool stock = spec.hidden_size % a->head_dim == 0;
+    for (const auto& l : spec.layers)
+      stock = stock && l.attn && l.mlp && l.attn->n_heads == full_heads &&
+              l.attn->head_dim == a->head_dim && l.mlp->intermediate_size == m->intermediate_size;
+    if (!stock) c["llmprune"] = llmprune_block(spec);
     c["num_hidden_layers"] = spec.n_layers();
     c["pad_token_id"] = 1;
     c["tie_word_embeddings"] = spec.tie_word_embeddings;
