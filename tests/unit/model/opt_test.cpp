@@ -15,6 +15,8 @@
 #include "io/safetensors.h"
 #include "model/causal_lm.h"
 #include "model/kv_cache.h"
+#include "model/layer_source.h"
+#include "model/modules.h"
 #include "model/synthetic.h"
 #include "support/assets.h"
 #include "util/error.h"
@@ -348,4 +350,52 @@ TEST(OptDepth, PostLnExportLoadsInTransformersWithEqualLogits) {
 TEST(OptDepth, OptTinyExportLoadsInTransformersWithEqualLogits) {
   LLMPRUNE_REQUIRE_ASSET("models/opt-tiny/model.safetensors");
   check_depth_export("opt-tiny", test::asset("models/opt-tiny"));
+}
+
+// LayerSource (the streaming path calibration uses) gives the logits of the whole model for
+// both fixture layouts: post-LN with projections, and "decoder.*" names with a stored
+// lm_head. Same modules and arithmetic, so equal to fp32 rounding of a different batch layout.
+TEST(OptLayerSource, StreamedLayersEqualTheModelForward) {
+  for (const std::string name : {"postln-proj", "preln-gelu"}) {
+    LayerSource src(kFixtures + name, {}, /*resident=*/false);
+    auto model = CausalLM::load(kFixtures + name);
+    auto ids = random_ids(2, 11, 64, 9);
+    torch::NoGradGuard ng;
+    torch::Tensor x = src.embed(ids);
+    for (int64_t l = 0; l < src.spec().n_layers(); ++l) {
+      const auto& L = src.spec().layers[static_cast<size_t>(l)];
+      const RopeTable* rope = L.attn ? &src.rope(L.attn->head_dim, 11) : nullptr;
+      x = src.layer(l).forward(x, rope, nullptr, nullptr);
+      src.release_layer(l);
+    }
+    auto logits = src.lm_head(src.final_norm(x));
+    EXPECT_LT(max_diff(logits, model->forward(ids)), 1e-5) << name;
+  }
+}
+
+// The llama-style families must keep their bits: Norm's RMS branch performs exactly the
+// operations of transformers' LlamaRMSNorm (and of RmsNormImpl before OPT).
+TEST(OptNorm, RmsBranchIsBitIdenticalToLlamaRmsNorm) {
+  torch::manual_seed(3);
+  auto x = torch::randn({2, 5, 16});
+  for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    auto opts = torch::TensorOptions().dtype(dtype);
+    Norm n(16, NormKind::kRms, true, 1e-6, opts);
+    RmsNorm r(16, 1e-6, opts);
+    torch::NoGradGuard ng;
+    n->weight.copy_(torch::randn({16}));
+    r->weight.copy_(n->weight);
+    auto xd = x.to(dtype);
+    EXPECT_TRUE(torch::equal(n->forward(xd), r->forward(xd)));
+  }
+  // LayerNorm branch against the definition (fp64): (x - mean) / sqrt(var + eps) * w + b.
+  Norm ln(16, NormKind::kLayer, true, 1e-5, torch::TensorOptions());
+  torch::NoGradGuard ng;
+  ln->weight.copy_(torch::randn({16}));
+  ln->bias.copy_(torch::randn({16}));
+  auto xd = x.to(torch::kDouble);
+  auto mean = xd.mean(-1, true), var = (xd - mean).pow(2).mean(-1, true);
+  auto want = (xd - mean) / (var + 1e-5).sqrt() * ln->weight.to(torch::kDouble) +
+              ln->bias.to(torch::kDouble);
+  EXPECT_LT(max_diff(ln->forward(x), want), 1e-5);
 }
