@@ -18,20 +18,16 @@
 #include "model/layer_source.h"
 #include "model/modules.h"
 #include "model/synthetic.h"
+#include "opt_fixtures.h"
 #include "support/assets.h"
 #include "util/error.h"
 #include "util/json.h"
 
 using namespace llmprune;
 namespace fs = std::filesystem;
+using test::kOptFixtures;
 
 namespace {
-
-const std::string kFixtures = std::string(LLMPRUNE_SOURCE_DIR) + "/tests/fixtures/opt/";
-
-double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
-  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
-}
 
 std::vector<int64_t> greedy(CausalLM& m, const std::vector<int64_t>& prompt, size_t n) {
   torch::NoGradGuard ng;
@@ -48,8 +44,8 @@ std::vector<int64_t> greedy(CausalLM& m, const std::vector<int64_t>& prompt, siz
 // Logits of every position against transformers' float64 forward, and its greedy tokens
 // (generate with its KV cache) against ours with our KV cache.
 void check_reference(const std::string& name) {
-  json ref = read_json_file(kFixtures + "reference.json").at(name);
-  auto model = CausalLM::load(kFixtures + name);
+  json ref = read_json_file(kOptFixtures + "reference.json").at(name);
+  auto model = CausalLM::load(kOptFixtures + name);
   torch::NoGradGuard ng;
   double worst = 0;
   for (const auto& seq : ref.at("sequences")) {
@@ -58,7 +54,7 @@ void check_reference(const std::string& name) {
     ASSERT_EQ(static_cast<int64_t>(seq.at("logits").size()), logits.size(0));
     for (size_t t = 0; t < seq.at("logits").size(); ++t) {
       auto want = torch::tensor(seq.at("logits")[t].get<std::vector<double>>(), torch::kDouble);
-      worst = std::max(worst, max_diff(logits[static_cast<int64_t>(t)], want));
+      worst = std::max(worst, test::max_abs_diff(logits[static_cast<int64_t>(t)], want));
     }
   }
   std::cout << name << ": max |dlogit| vs transformers float64 " << worst << "\n";
@@ -111,7 +107,7 @@ torch::Tensor random_ids(int64_t B, int64_t T, int64_t vocab, uint64_t seed) {
 
 std::string copy_fixture(const std::string& name, const std::string& tag) {
   const std::string dir = test::temp_dir(tag) + "/m";
-  fs::copy(kFixtures + name, dir, fs::copy_options::recursive);
+  fs::copy(kOptFixtures + name, dir, fs::copy_options::recursive);
   return dir;
 }
 
@@ -128,13 +124,13 @@ TEST(OptReference, PostLnWithProjectionsMatchesTransformers) { check_reference("
 TEST(OptReference, PreLnGeluWithoutNormWeightsStoredAsDecoderWithLmHead) {
   check_reference("preln-gelu");
   // Names are canonical whatever the file says; the stored lm_head equals the embedding.
-  auto model = CausalLM::load(kFixtures + "preln-gelu");
+  auto model = CausalLM::load(kOptFixtures + "preln-gelu");
   for (const auto& [name, t] : model->named_parameters())
     EXPECT_EQ(name.rfind("model.decoder.", 0), 0u) << name;
 }
 
 TEST(OptConfig, AdapterReadsEveryKeyAndRoundTrips) {
-  json c = read_json_file(kFixtures + "postln-proj/config.json");
+  json c = read_json_file(kOptFixtures + "postln-proj/config.json");
   ModelSpec s = spec_from_config(opt_family(), c, "config.json");
   EXPECT_TRUE(s.post_norm);
   EXPECT_FALSE(s.final_norm);  // do_layer_norm_before=false: no model.decoder.final_layer_norm
@@ -161,7 +157,7 @@ TEST(OptConfig, AdapterReadsEveryKeyAndRoundTrips) {
 // Head group g of a layer: rows g*hd.. of q/k/v and their biases, columns of out_proj;
 // channel i: fc1 row i and bias i, fc2 column i (no gate).
 TEST(OptConfig, PruneGroupsAreHeadsAndFcChannels) {
-  json c = read_json_file(kFixtures + "postln-proj/config.json");
+  json c = read_json_file(kOptFixtures + "postln-proj/config.json");
   ModelSpec s = spec_from_config(opt_family(), c, "config.json");
   auto groups = opt_family().prune_groups(s, 1);
   ASSERT_EQ(groups.size(), 4u + 32u);
@@ -210,7 +206,7 @@ TEST_P(OptVariants, KvCacheDecodingMatchesFullForward) {
     KVCache cache(*m, 2, 16);
     std::vector<torch::Tensor> parts{m->forward(ids.narrow(1, 0, k), &cache)};
     for (int64_t t = k; t < 13; ++t) parts.push_back(m->forward(ids.narrow(1, t, 1), &cache));
-    EXPECT_LT(max_diff(torch::cat(parts, 1), full), 1e-5) << "prefill " << k;
+    EXPECT_LT(test::max_abs_diff(torch::cat(parts, 1), full), 1e-5) << "prefill " << k;
   }
 }
 
@@ -237,7 +233,8 @@ TEST_P(OptVariants, EmptyLayerEqualsDeletedLayer) {
   auto ids = random_ids(1, 9, 64, 7);
   torch::NoGradGuard ng;
   EXPECT_TRUE(torch::equal(a->forward(ids), b->forward(ids)));
-  EXPECT_GT(max_diff(a->forward(ids), full->forward(ids)), 1e-3);  // layer 1 did something
+  EXPECT_GT(test::max_abs_diff(a->forward(ids), full->forward(ids)),
+            1e-3);  // layer 1 did something
 }
 
 INSTANTIATE_TEST_SUITE_P(Layouts, OptVariants,
@@ -248,7 +245,7 @@ INSTANTIATE_TEST_SUITE_P(Layouts, OptVariants,
                          [](const auto& info) { return std::string(info.param.name); });
 
 TEST(OptBadInput, UnsupportedOptionsAreNamed) {
-  json c = read_json_file(kFixtures + "postln-proj/config.json");
+  json c = read_json_file(kOptFixtures + "postln-proj/config.json");
   c["activation_function"] = "gelu_new";
   std::string e = test::bad_input_message([&] { spec_from_config(opt_family(), c, "x.json"); });
   EXPECT_NE(e.find("unsupported activation_function 'gelu_new'"), std::string::npos) << e;
@@ -288,7 +285,7 @@ TEST(OptBadInput, CheckpointContradictingTheConfig) {
 }
 
 TEST(OptBadInput, PositionsBeyondTheTable) {
-  auto m = CausalLM::load(kFixtures + "postln-proj");  // max_position_embeddings 48
+  auto m = CausalLM::load(kOptFixtures + "postln-proj");  // max_position_embeddings 48
   torch::NoGradGuard ng;
   std::string e = test::bad_input_message([&] { m->forward(torch::zeros({1, 49}, torch::kLong)); });
   EXPECT_NE(e.find("exceed max_position_embeddings 48"), std::string::npos) << e;
@@ -299,7 +296,7 @@ TEST(OptBadInput, PositionsBeyondTheTable) {
 }
 
 TEST(OptBadInput, SameTensorStoredUnderBothLayouts) {
-  const std::string src = kFixtures + "postln-proj";
+  const std::string src = kOptFixtures + "postln-proj";
   TensorStore st = TensorStore::open(src);
   NamedTensors t;
   for (const auto& n : st.names()) t.emplace_back(n, st.load(n));
@@ -313,52 +310,13 @@ TEST(OptBadInput, SameTensorStoredUnderBothLayouts) {
       << e;
 }
 
-namespace {
-
-// `llmprune prune depth --plan` on `src`, then our logits of the written model against
-// transformers' OPTForCausalLM on the same folder (depth_reference.json; the script that made
-// it also checked that transformers gives the source model with those layers deleted, to 0.0).
-void check_depth_export(const std::string& case_name, const std::string& src) {
-  const json ref = read_json_file(kFixtures + "depth_reference.json").at(case_name);
-  const std::string tmp = test::temp_dir("opt_depth");
-  auto r = test::run_llmprune("-q prune depth --model " + src + " --plan " + kFixtures +
-                              ref.at("plan").get<std::string>() + " --out " + tmp + "/A" +
-                              " --bundles-dir " + tmp + "/bundles");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  json config = read_json_file(tmp + "/A/config.json");
-  EXPECT_EQ(config.at("num_hidden_layers"), ref.at("num_hidden_layers"));
-  EXPECT_FALSE(config.contains("llmprune"));  // whole layers: a stock OPT config
-  auto model = CausalLM::load(tmp + "/A");
-  torch::NoGradGuard ng;
-  auto ids = ref.at("ids").get<std::vector<int64_t>>();
-  auto logits = model->forward(torch::tensor(ids, torch::kLong).unsqueeze(0))[0];
-  double worst = 0;
-  for (size_t t = 0; t < ids.size(); ++t)
-    worst = std::max(worst, max_diff(logits[static_cast<int64_t>(t)],
-                                     torch::tensor(ref.at("logits")[t].get<std::vector<double>>(),
-                                                   torch::kDouble)));
-  std::cout << case_name << " depth-pruned: max |dlogit| vs transformers " << worst << "\n";
-  EXPECT_LT(worst, 1e-4);  // float32 vs float64, as for the unpruned references
-}
-
-}  // namespace
-
-TEST(OptDepth, PostLnExportLoadsInTransformersWithEqualLogits) {
-  check_depth_export("postln-proj", kFixtures + "postln-proj");
-}
-
-TEST(OptDepth, OptTinyExportLoadsInTransformersWithEqualLogits) {
-  LLMPRUNE_REQUIRE_ASSET("models/opt-tiny/model.safetensors");
-  check_depth_export("opt-tiny", test::asset("models/opt-tiny"));
-}
-
 // LayerSource (the streaming path calibration uses) gives the logits of the whole model for
 // both fixture layouts: post-LN with projections, and "decoder.*" names with a stored
 // lm_head. Same modules and arithmetic, so equal to fp32 rounding of a different batch layout.
 TEST(OptLayerSource, StreamedLayersEqualTheModelForward) {
   for (const std::string name : {"postln-proj", "preln-gelu"}) {
-    LayerSource src(kFixtures + name, {}, /*resident=*/false);
-    auto model = CausalLM::load(kFixtures + name);
+    LayerSource src(kOptFixtures + name, {}, /*resident=*/false);
+    auto model = CausalLM::load(kOptFixtures + name);
     auto ids = random_ids(2, 11, 64, 9);
     torch::NoGradGuard ng;
     torch::Tensor x = src.embed(ids);
@@ -369,7 +327,7 @@ TEST(OptLayerSource, StreamedLayersEqualTheModelForward) {
       src.release_layer(l);
     }
     auto logits = src.lm_head(src.final_norm(x));
-    EXPECT_LT(max_diff(logits, model->forward(ids)), 1e-5) << name;
+    EXPECT_LT(test::max_abs_diff(logits, model->forward(ids)), 1e-5) << name;
   }
 }
 
@@ -397,5 +355,5 @@ TEST(OptNorm, RmsBranchIsBitIdenticalToLlamaRmsNorm) {
   auto mean = xd.mean(-1, true), var = (xd - mean).pow(2).mean(-1, true);
   auto want = (xd - mean) / (var + 1e-5).sqrt() * ln->weight.to(torch::kDouble) +
               ln->bias.to(torch::kDouble);
-  EXPECT_LT(max_diff(ln->forward(x), want), 1e-5);
+  EXPECT_LT(test::max_abs_diff(ln->forward(x), want), 1e-5);
 }
