@@ -189,8 +189,17 @@ NamedTensors slice_width(const Family& family, const ModelSpec& source, const Wi
 void mask_width(const Family& family, const ModelSpec& source, const WidthCut& cut,
                 NamedTensors& tensors) {
   const auto ranges = cut_ranges(family, source, cut);
+  // A sub-block cut whole loses its o_proj / down_proj bias too (the sliced model has none);
+  // its norm stays (it only feeds the zeroed sub-block in a pre-LN layer).
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const auto& [name, t] : tensors) shapes[name] = t.sizes().vec();
+  const WidthLayout layout = width_layout(family, source, cut, shapes);
+  std::set<std::string> gone(layout.dropped.begin(), layout.dropped.end());
+  for (const TensorInfo& t : family.tensors(source))
+    if (t.role == TensorRole::kAttnNorm || t.role == TensorRole::kMlpNorm) gone.erase(t.name);
   torch::NoGradGuard no_grad;
   for (auto& [name, t] : tensors) {
+    if (gone.count(name)) t.zero_();
     auto it = ranges.find(name);
     if (it == ranges.end()) continue;
     for (const Range& r : it->second) t.narrow(r.axis, r.offset, r.length).zero_();

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "arch/registry.h"
+#include "io/safetensors.h"
 #include "util/error.h"
 #include "util/fs.h"
 
@@ -128,6 +129,13 @@ CheckpointConfig read_checkpoint_config(const std::string& dir) {
   c.family = &detect_family(c.config, c.config_path);
   c.spec = spec_from_config(*c.family, c.config, c.config_path);
   return c;
+}
+
+TensorStore open_checkpoint_tensors(const CheckpointConfig& cc) {
+  TensorStore store = TensorStore::open(cc.dir);
+  const Family& family = *cc.family;
+  store.rename([&family](const std::string& name) { return family.canonical_name(name); });
+  return store;
 }
 
 }  // namespace llmprune

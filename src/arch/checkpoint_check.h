@@ -13,6 +13,8 @@
 
 namespace llmprune {
 
+class TensorStore;  // io/safetensors.h
+
 using ShapeMap = std::map<std::string, std::vector<int64_t>>;
 
 struct TensorSetCheck {
@@ -33,6 +35,8 @@ struct CheckpointConfig {
   ModelSpec spec;
 };
 CheckpointConfig read_checkpoint_config(const std::string& dir);
+// The checkpoint's tensors under the family's canonical names (Family::canonical_name).
+TensorStore open_checkpoint_tensors(const CheckpointConfig& cc);
 
 std::string shape_str(const std::vector<int64_t>& shape);  // "[64, 512]"
 

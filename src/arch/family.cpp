@@ -27,6 +27,9 @@ const char* role_name(TensorRole role) {
     case TensorRole::kUp: return "up";
     case TensorRole::kGateUp: return "gate_up";
     case TensorRole::kDown: return "down";
+    case TensorRole::kPositions: return "positions";
+    case TensorRole::kProjIn: return "project_in";
+    case TensorRole::kProjOut: return "project_out";
   }
   return "?";
 }
@@ -57,10 +60,33 @@ void add_linear(std::vector<TensorInfo>& out, const TensorNaming& n, const std::
 
 std::vector<TensorInfo> Family::tensors(const ModelSpec& spec) const {
   const TensorNaming& n = naming();
-  const int64_t h = spec.hidden_size;
+  const int64_t h = spec.hidden_size, e = spec.token_dim();
+  const std::string root = n.model + ".";
+  const std::string edim = spec.embed_dim > 0 ? "word_embed_proj_dim" : "hidden_size";
   std::vector<TensorInfo> out;
-  out.push_back({n.model + "." + n.embed + "." + n.weight, {spec.vocab_size, h},
-                 TensorRole::kEmbed, -1, false, "vocab_size x hidden_size"});
+  // Norm weight (+ bias for LayerNorm); nothing when the norms carry no parameters.
+  auto add_norm = [&](const std::string& module, TensorRole role, int64_t layer) {
+    if (!spec.norm_affine) return;
+    out.push_back({module + "." + n.weight, {h}, role, layer, false, "hidden_size"});
+    if (spec.norm == NormKind::kLayer)
+      out.push_back({module + "." + n.bias, {h}, role, layer, true, "hidden_size"});
+  };
+  out.push_back({root + n.embed + "." + n.weight, {spec.vocab_size, e}, TensorRole::kEmbed, -1,
+                 false, "vocab_size x " + edim});
+  if (spec.positions == PositionKind::kLearned)
+    out.push_back({root + n.positions + "." + n.weight,
+                   {checked_add(spec.max_position_embeddings, spec.position_offset,
+                                "[model] position table rows"),
+                    h},
+                   TensorRole::kPositions, -1, false,
+                   "(max_position_embeddings + offset " + s(spec.position_offset) +
+                       ") x hidden_size"});
+  if (spec.embed_dim > 0) {
+    out.push_back({root + n.project_in + "." + n.weight, {h, e}, TensorRole::kProjIn, -1, false,
+                   "hidden_size x word_embed_proj_dim"});
+    out.push_back({root + n.project_out + "." + n.weight, {e, h}, TensorRole::kProjOut, -1,
+                   false, "word_embed_proj_dim x hidden_size"});
+  }
   for (int64_t l = 0; l < spec.n_layers(); ++l) {
     const LayerSpec& L = spec.layers[static_cast<size_t>(l)];
     const std::string p = n.layer_prefix(l);
@@ -73,8 +99,7 @@ std::vector<TensorInfo> Family::tensors(const ModelSpec& spec) const {
                              s(a.head_dim) + " = " + s(q_rows) + " rows";
       const std::string hkv = "num_key_value_heads " + s(a.n_kv_heads) + " x head_dim " +
                               s(a.head_dim) + " = " + s(kv_rows) + " rows";
-      out.push_back({p + n.attn_norm + "." + n.weight, {h}, TensorRole::kAttnNorm, l, false,
-                     "hidden_size"});
+      add_norm(p + n.attn_norm, TensorRole::kAttnNorm, l);
       const std::string ap = p + n.attn + ".";
       if (n.fused_qkv()) {
         add_linear(out, n, ap + n.qkv, TensorRole::kQkv, l,
@@ -93,25 +118,24 @@ std::vector<TensorInfo> Family::tensors(const ModelSpec& spec) const {
       const MlpSpec& m = *L.mlp;
       const int64_t I = m.intermediate_size;
       const std::string hi = "intermediate_size " + s(I);
-      out.push_back({p + n.mlp_norm + "." + n.weight, {h}, TensorRole::kMlpNorm, l, false,
-                     "hidden_size"});
-      const std::string mp = p + n.mlp + ".";
-      if (n.fused_gate_up())
+      add_norm(p + n.mlp_norm, TensorRole::kMlpNorm, l);
+      const std::string mp = n.mlp.empty() ? p : p + n.mlp + ".";
+      if (n.fused_gate_up()) {
         add_linear(out, n, mp + n.gate_up, TensorRole::kGateUp, l,
                    checked_mul(2, I, "[model] layer " + s(l) + " gate_up rows"), h, m.bias,
                    "2 x " + hi + " rows");
-      else {
-        add_linear(out, n, mp + n.gate, TensorRole::kGate, l, I, h, m.bias, hi + " rows");
+      } else {
+        if (!n.gate.empty())
+          add_linear(out, n, mp + n.gate, TensorRole::kGate, l, I, h, m.bias, hi + " rows");
         add_linear(out, n, mp + n.up, TensorRole::kUp, l, I, h, m.bias, hi + " rows");
       }
       add_linear(out, n, mp + n.down, TensorRole::kDown, l, h, I, m.bias, hi + " columns");
     }
   }
-  out.push_back({n.model + "." + n.final_norm + "." + n.weight, {h}, TensorRole::kFinalNorm, -1,
-                 false, "hidden_size"});
+  if (spec.final_norm) add_norm(root + n.final_norm, TensorRole::kFinalNorm, -1);
   if (!spec.tie_word_embeddings)
-    out.push_back({n.lm_head + "." + n.weight, {spec.vocab_size, h}, TensorRole::kLmHead, -1,
-                   false, "vocab_size x hidden_size"});
+    out.push_back({n.lm_head + "." + n.weight, {spec.vocab_size, e}, TensorRole::kLmHead, -1,
+                   false, "vocab_size x " + edim});
   return out;
 }
 
@@ -163,7 +187,7 @@ std::vector<GroupSet> Family::group_sets(const ModelSpec& spec, int64_t layer) c
   if (L.mlp) {
     const MlpSpec& m = *L.mlp;
     const int64_t I = m.intermediate_size;
-    const std::string mp = p + n.mlp + ".";
+    const std::string mp = n.mlp.empty() ? p : p + n.mlp + ".";
     GroupSet ch{GroupKind::kMlpChannel, layer, I, {}};
     for (bool bias : {false, true}) {
       if (bias && !m.bias) continue;
@@ -174,7 +198,7 @@ std::vector<GroupSet> Family::group_sets(const ModelSpec& spec, int64_t layer) c
         ch.rules.push_back({nm(mp + n.gate_up), 0, 0, 1, span});
         ch.rules.push_back({nm(mp + n.gate_up), 0, I, 1, span});
       } else {
-        ch.rules.push_back({nm(mp + n.gate), 0, 0, 1, span});
+        if (n.gated_mlp()) ch.rules.push_back({nm(mp + n.gate), 0, 0, 1, span});
         ch.rules.push_back({nm(mp + n.up), 0, 0, 1, span});
       }
     }

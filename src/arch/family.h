@@ -1,5 +1,5 @@
 // Architecture family interface: what one Hugging Face model family (llama, mistral, qwen2,
-// phi3) knows that shared code must not: config keys, tensor names, prune groups. Shared
+// phi3, opt) knows that shared code must not: config keys, tensor names, prune groups. Shared
 // code talks to a Family through this interface and never switches on its name.
 #pragma once
 
@@ -14,9 +14,13 @@ namespace llmprune {
 
 // Module path components of the HF layout. Parameter names are
 // "<model>.<layers>.<i>.<attn>.<q>.weight" etc. An empty `qkv` / `gate_up` means separate
-// q/k/v and gate/up projections; a non-empty one means one fused tensor (phi3).
+// q/k/v and gate/up projections; a non-empty one means one fused tensor (phi3). An empty
+// `gate` and `gate_up` mean a non-gated MLP down(act(up(x))) (OPT fc1 = up, fc2 = down).
+// `model` may hold dots ("model.decoder"). `positions`, `project_in`, `project_out` name the
+// learned position table and the embedding projections of families that have them (OPT).
 struct TensorNaming {
   std::string model, embed, layers, final_norm, lm_head;
+  std::string positions, project_in, project_out;
   std::string attn, q, k, v, o, qkv;
   std::string mlp, gate, up, down, gate_up;
   std::string attn_norm, mlp_norm;
@@ -24,6 +28,7 @@ struct TensorNaming {
 
   bool fused_qkv() const { return !qkv.empty(); }
   bool fused_gate_up() const { return !gate_up.empty(); }
+  bool gated_mlp() const { return !gate.empty() || !gate_up.empty(); }
   std::string layer_prefix(int64_t layer) const;  // "model.layers.3."
 };
 
@@ -31,6 +36,7 @@ struct TensorNaming {
 enum class TensorRole {
   kEmbed, kFinalNorm, kLmHead, kAttnNorm, kMlpNorm,
   kQ, kK, kV, kQkv, kO, kGate, kUp, kGateUp, kDown,
+  kPositions, kProjIn, kProjOut,  // learned position table, embedding projections (OPT)
 };
 const char* role_name(TensorRole role);
 bool is_attention_role(TensorRole role);
@@ -95,6 +101,10 @@ class Family {
   // values from the spec's first full layer; an "llmprune" block is added by the caller).
   virtual json spec_to_config(const ModelSpec& spec) const = 0;
 
+  // The canonical (table) name of a tensor stored as `stored`: families whose published
+  // checkpoints differ in layout map them here (OPT: "decoder.*" -> "model.decoder.*").
+  virtual std::string canonical_name(const std::string& stored) const { return stored; }
+
   // Every tensor the checkpoint of `spec` must hold (lm_head omitted when tied).
   std::vector<TensorInfo> tensors(const ModelSpec& spec) const;
   // The group sets of one layer: KV groups and query heads when it has attention, MLP
@@ -112,5 +122,6 @@ const Family& llama_family();
 const Family& mistral_family();
 const Family& qwen2_family();
 const Family& phi3_family();
+const Family& opt_family();
 
 }  // namespace llmprune

@@ -137,6 +137,23 @@ RopeSpec parse_rope(const ConfigReader& cfg) {
   return rope;
 }
 
+void parse_token_ids(const ConfigReader& cfg, ModelSpec& spec) {
+  // Token ids index the vocabulary (negative ids would be rejected by transformers too).
+  if (cfg.has("bos_token_id"))
+    spec.bos_token_id = cfg.get_int("bos_token_id", 0, 0, kMaxVocabSize - 1);
+  if (cfg.has("eos_token_id")) {
+    const json& e = cfg.raw().at("eos_token_id");
+    if (e.is_array()) {
+      for (size_t k = 0; k < e.size(); ++k)
+        spec.eos_token_ids.push_back(json_int(
+            e[k], "[config] " + cfg.path() + ": eos_token_id[" + std::to_string(k) + "]", 0,
+            kMaxVocabSize - 1));
+    } else {
+      spec.eos_token_ids.push_back(cfg.get_int("eos_token_id", 0, 0, kMaxVocabSize - 1));
+    }
+  }
+}
+
 ModelSpec parse_common_config(const ConfigReader& cfg, const std::string& family) {
   ModelSpec spec;
   spec.family = family;
@@ -175,20 +192,7 @@ ModelSpec parse_common_config(const ConfigReader& cfg, const std::string& family
   spec.rms_norm_eps = cfg.get_double("rms_norm_eps", 1e-6);
   spec.tie_word_embeddings = cfg.get_bool("tie_word_embeddings", false);
   spec.rope = parse_rope(cfg);
-  // Token ids index the vocabulary (negative ids would be rejected by transformers too).
-  if (cfg.has("bos_token_id"))
-    spec.bos_token_id = cfg.get_int("bos_token_id", 0, 0, kMaxVocabSize - 1);
-  if (cfg.has("eos_token_id")) {
-    const json& e = cfg.raw().at("eos_token_id");
-    if (e.is_array()) {
-      for (size_t k = 0; k < e.size(); ++k)
-        spec.eos_token_ids.push_back(json_int(
-            e[k], "[config] " + cfg.path() + ": eos_token_id[" + std::to_string(k) + "]", 0,
-            kMaxVocabSize - 1));
-    } else {
-      spec.eos_token_ids.push_back(cfg.get_int("eos_token_id", 0, 0, kMaxVocabSize - 1));
-    }
-  }
+  parse_token_ids(cfg, spec);
   AttentionSpec attn;
   attn.n_heads = n_heads;
   attn.n_kv_heads = n_kv;

@@ -49,6 +49,9 @@ class ConfigReader {
 // tie_word_embeddings, bos/eos. Builds uniform layers without biases or sliding window.
 ModelSpec parse_common_config(const ConfigReader& cfg, const std::string& family);
 
+// bos_token_id / eos_token_id (int or list), each within the vocabulary bound.
+void parse_token_ids(const ConfigReader& cfg, ModelSpec& spec);
+
 // rope_theta + rope_scaling (or transformers 5 "rope_parameters").
 RopeSpec parse_rope(const ConfigReader& cfg);
 

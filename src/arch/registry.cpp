@@ -8,7 +8,8 @@ namespace llmprune {
 
 const std::vector<const Family*>& families() {
   static const std::vector<const Family*> all = {&llama_family(), &mistral_family(),
-                                                 &qwen2_family(), &phi3_family()};
+                                                 &qwen2_family(), &phi3_family(),
+                                                 &opt_family()};
   return all;
 }
 

@@ -12,7 +12,7 @@
 namespace llmprune {
 
 const std::vector<const Family*>& families();
-std::string supported_families();                     // "llama, mistral, qwen2, phi3"
+std::string supported_families();                     // "llama, mistral, qwen2, phi3, opt"
 const Family& family_by_name(const std::string& name);  // bad_input listing the supported
 
 // Detect the family of a config.json. Refuses (bad_input, naming the file) an unknown

@@ -57,21 +57,24 @@ json patch_config(const json& source, const Family& family, const ModelSpec& spe
     for (int64_t o : p.kept_original) below += o < m ? 1 : 0;
     c["max_window_layers"] = below;
   }
+  // Shapes: every layer alike -> the family's stock keys (what its config writer emits for
+  // the spec, e.g. num_key_value_heads or OPT's ffn_dim; head_dim only when the source has it
+  // or hidden_size / heads no longer gives it); otherwise, or when the stock keys cannot
+  // express the shape (the writer adds a block), the "llmprune" per-layer block.
+  c.erase("llmprune");
   if (is_uniform(spec)) {
-    // Stock keys carry the (possibly width-pruned) uniform shape.
-    c.erase("llmprune");
-    if (!spec.layers.empty()) {
-      const AttentionSpec& a = *spec.layers.front().attn;
-      c["hidden_size"] = spec.hidden_size;
-      c["num_attention_heads"] = a.n_heads;
-      c["num_key_value_heads"] = a.n_kv_heads;
-      if (c.contains("head_dim") || spec.hidden_size != a.n_heads * a.head_dim)
-        c["head_dim"] = a.head_dim;
-      c["intermediate_size"] = spec.layers.front().mlp->intermediate_size;
-    }
-  }
-  else
+    const json stock = family.spec_to_config(spec);
+    for (const char* key : {"hidden_size", "num_attention_heads", "num_key_value_heads",
+                            "intermediate_size", "ffn_dim"})
+      if (stock.contains(key) && c.contains(key)) c[key] = stock.at(key);
+    const AttentionSpec& a = *spec.layers.front().attn;
+    if (stock.contains("head_dim") &&
+        (c.contains("head_dim") || spec.hidden_size != a.n_heads * a.head_dim))
+      c["head_dim"] = stock.at("head_dim");
+    if (stock.contains("llmprune")) c["llmprune"] = stock.at("llmprune");
+  } else {
     c["llmprune"] = llmprune_block(spec);
+  }
   c.erase("drop_attn_list");
   c.erase("drop_mlp_list");
   if (!p.dropped_attn.empty()) c["drop_attn_list"] = p.dropped_attn;

@@ -188,6 +188,19 @@ torch::Tensor TensorStore::load(const std::string& name, bool release) const {
   return t;
 }
 
+void TensorStore::rename(const std::function<std::string(const std::string&)>& canonical) {
+  std::map<std::string, TensorEntry> renamed;
+  for (auto& [stored, e] : entries_) {
+    std::string name = canonical(stored);
+    if (renamed.count(name))
+      throw bad_input("[safetensors] ", path_, ": tensor ", detail::one_line(stored),
+                      " and another tensor are both stored as ", detail::one_line(name));
+    e.name = name;
+    renamed.emplace(std::move(name), std::move(e));
+  }
+  entries_ = std::move(renamed);
+}
+
 uint64_t TensorStore::total_bytes() const {
   uint64_t n = 0;
   for (const auto& kv : entries_) n += kv.second.end - kv.second.begin;

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -50,6 +51,9 @@ class TensorStore {
   torch::Tensor load(const std::string& name, bool release = false) const;
   // Sum of tensor bytes.
   uint64_t total_bytes() const;
+  // Give every tensor the name `canonical(stored name)` (a family's accepted layouts, e.g.
+  // OPT "decoder.*" -> "model.decoder.*"); bad_input when two tensors would share a name.
+  void rename(const std::function<std::string(const std::string&)>& canonical);
   // The __metadata__ of the first file (may be empty).
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   // The path given to open().

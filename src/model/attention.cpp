@@ -99,7 +99,7 @@ AttentionImpl::AttentionImpl(const AttentionSpec& spec, int64_t hidden, const Te
   o_ = register_module(n.o, Linear(q_rows, hidden, spec.o_bias, opts));
 }
 
-torch::Tensor AttentionImpl::context(const torch::Tensor& x, const RopeTable& rope,
+torch::Tensor AttentionImpl::context(const torch::Tensor& x, const RopeTable* rope,
                                      KVSlot* slot) const {
   const int64_t B = x.size(0), T = x.size(1), hd = spec_.head_dim;
   const int64_t H = spec_.n_heads, KV = spec_.n_kv_heads;
@@ -115,8 +115,15 @@ torch::Tensor AttentionImpl::context(const torch::Tensor& x, const RopeTable& ro
     v = v_->forward(x);
   }
   // [B, T, heads*hd] -> [B, heads, T, hd]
-  q = apply_rope(q.view({B, T, H, hd}).transpose(1, 2), rope);
-  k = apply_rope(k.view({B, T, KV, hd}).transpose(1, 2), rope);
+  q = q.view({B, T, H, hd}).transpose(1, 2);
+  k = k.view({B, T, KV, hd}).transpose(1, 2);
+  if (rope && rope->rot_dim > 0) {
+    q = apply_rope(q, *rope);
+    k = apply_rope(k, *rope);
+  } else {
+    q = q.contiguous();  // grouped_attention views q as [B, kv, group, T, hd]
+    k = k.contiguous();
+  }
   v = v.view({B, T, KV, hd}).transpose(1, 2);
   int64_t past = 0;
   if (slot) {

@@ -1,4 +1,4 @@
-// Grouped-query self-attention with RoPE, causal mask, optional sliding window and KV cache.
+// Grouped-query self-attention with RoPE (or none: learned positions), causal mask, optional sliding window and KV cache.
 // q/k/v are separate or one fused projection, as the family's TensorNaming says.
 #pragma once
 
@@ -32,12 +32,13 @@ class AttentionImpl : public torch::nn::Module {
  public:
   AttentionImpl(const AttentionSpec& spec, int64_t hidden, const TensorNaming& names,
                 const torch::TensorOptions& opts);
-  // x: normed hidden [B, T, hidden]; rope for positions past..past+T-1.
-  torch::Tensor forward(const torch::Tensor& x, const RopeTable& rope, KVSlot* slot) const {
+  // x: normed hidden [B, T, hidden]; rope for positions past..past+T-1, or null (or an
+  // empty table, rot_dim 0) for models whose positions are learned embeddings (OPT).
+  torch::Tensor forward(const torch::Tensor& x, const RopeTable* rope, KVSlot* slot) const {
     return project(context(x, rope, slot));
   }
   // The two halves of forward: the context entering o_proj [B, T, heads x hd], then o_proj.
-  torch::Tensor context(const torch::Tensor& x, const RopeTable& rope, KVSlot* slot) const;
+  torch::Tensor context(const torch::Tensor& x, const RopeTable* rope, KVSlot* slot) const;
   torch::Tensor project(const torch::Tensor& context) const { return o_->forward(context); }
   const AttentionSpec& spec() const { return spec_; }
 

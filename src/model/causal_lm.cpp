@@ -87,7 +87,7 @@ std::unique_ptr<CausalLM> CausalLM::load(const std::string& dir, const LoadOptio
   // Runtime options are checked before the (possibly long) weight scan.
   torch::Device device = parse_device(opts.device);
   torch::ScalarType dtype = parse_dtype(opts.dtype);
-  TensorStore store = TensorStore::open(dir);
+  TensorStore store = open_checkpoint_tensors(cc);
   ShapeMap present;
   for (const auto& name : store.names()) present[name] = store.entry(name).shape;
   TensorSetCheck check = validate_tensor_set(*cc.family, cc.spec, present, where);

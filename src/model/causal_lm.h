@@ -25,23 +25,24 @@ struct LoadOptions {
 
 // Where a hook fires. `layer` is the decoder layer index; for kEmbedding / kFinalNorm -1.
 enum class HookPoint {
-  kEmbedding,    // output of embed_tokens = input of layer 0
+  kEmbedding,    // input of layer 0: embed_tokens (+ project_in, + learned positions)
   kLayerInput,   // hidden state entering layer `layer`
   kAttnInput,    // input of the attention sub-block (before input_layernorm)
   kAttnOutput,   // hidden state after the attention residual add
   kMlpInput,     // input of the MLP sub-block (before post_attention_layernorm)
   kMlpOutput,    // hidden state after the MLP residual add (= layer output)
   kLayerOutput,  // hidden state leaving layer `layer`
-  kFinalNorm,    // output of the final norm (input of lm_head)
+  kFinalNorm,    // input of lm_head: output of the final norm (then project_out, OPT-350m
+                 // layout: [B, T, word_embed_proj_dim]; post-LN OPT has no final norm)
   // Inputs of the linear maps (per-linear statistics such as Wanda's input norms):
-  kAttnNormed,   // normed input of q/k/v [B, T, hidden]
+  kAttnNormed,   // normed input of q/k/v [B, T, hidden] (pre-LN; post-LN: the raw input)
   kAttnContext,  // attention context entering o_proj [B, T, heads x head_dim]
-  kMlpNormed,    // normed input of gate/up [B, T, hidden]
-  kMlpAct,       // activation entering down_proj [B, T, intermediate]
+  kMlpNormed,    // normed input of gate/up (fc1) [B, T, hidden]
+  kMlpAct,       // activation entering down_proj (fc2) [B, T, intermediate]
 };
-// Read-only observers: called with [B, T, width] tensors (hidden, except the context and the
-// MLP activation); must not modify them. The linear-input points fire only where the sub-block
-// exists and runs.
+// Read-only observers: called with [B, T, width] tensors (hidden, except kFinalNorm above, the
+// context and the MLP activation); must not modify them. The linear-input points fire only
+// where the sub-block exists and runs.
 using ForwardHook = std::function<void(HookPoint, int64_t layer, const torch::Tensor&)>;
 
 class CausalLM {

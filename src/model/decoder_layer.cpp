@@ -4,15 +4,23 @@
 
 namespace llmprune {
 
-DecoderLayerImpl::DecoderLayerImpl(int64_t index, const LayerSpec& spec, int64_t hidden,
-                                   double eps, const TensorNaming& n,
-                                   const torch::TensorOptions& opts)
-    : index_(index), spec_(spec) {
+DecoderLayerImpl::DecoderLayerImpl(int64_t index, const LayerSpec& spec, const ModelSpec& model,
+                                   const TensorNaming& n, const torch::TensorOptions& opts)
+    : index_(index), spec_(spec), post_norm_(model.post_norm) {
+  const int64_t hidden = model.hidden_size;
   // Registration order follows transformers' state_dict order within a layer.
   if (spec.attn) attn_ = register_module(n.attn, Attention(*spec.attn, hidden, n, opts));
-  if (spec.mlp) mlp_ = register_module(n.mlp, Mlp(*spec.mlp, hidden, n, opts));
-  if (spec.attn) attn_norm_ = register_module(n.attn_norm, RmsNorm(hidden, eps, opts));
-  if (spec.mlp) mlp_norm_ = register_module(n.mlp_norm, RmsNorm(hidden, eps, opts));
+  if (spec.mlp) {
+    mlp_ = Mlp(*spec.mlp, model.activation, hidden, n, opts);
+    if (!n.mlp.empty()) {
+      register_module(n.mlp, mlp_);
+    } else {
+      // The MLP's linears sit directly in the layer (OPT "layers.N.fc1"): register them here.
+      for (const auto& child : mlp_->named_children()) register_module(child.key(), child.value());
+    }
+  }
+  if (spec.attn) attn_norm_ = register_module(n.attn_norm, Norm(model, opts));
+  if (spec.mlp) mlp_norm_ = register_module(n.mlp_norm, Norm(model, opts));
 }
 
 torch::Tensor DecoderLayerImpl::forward(torch::Tensor x, const RopeTable* rope, KVSlot* slot,
@@ -23,20 +31,21 @@ torch::Tensor DecoderLayerImpl::forward(torch::Tensor x, const RopeTable* rope, 
   fire(HookPoint::kLayerInput, x);
   fire(HookPoint::kAttnInput, x);
   if (attn_ && mask.attn) {
-    torch::Tensor h = attn_norm_->forward(x);
+    // Pre-LN: x + attn(norm(x)); post-LN (OPT-350m): norm(x + attn(x)).
+    torch::Tensor h = post_norm_ ? x : attn_norm_->forward(x);
     fire(HookPoint::kAttnNormed, h);
-    h = attn_->context(h, *rope, slot);
+    h = attn_->context(h, rope, slot);
     fire(HookPoint::kAttnContext, h);
-    x = x + attn_->project(h);
+    x = post_norm_ ? attn_norm_->forward(x + attn_->project(h)) : x + attn_->project(h);
   }
   fire(HookPoint::kAttnOutput, x);
   fire(HookPoint::kMlpInput, x);
   if (mlp_ && mask.mlp) {
-    torch::Tensor h = mlp_norm_->forward(x);
+    torch::Tensor h = post_norm_ ? x : mlp_norm_->forward(x);
     fire(HookPoint::kMlpNormed, h);
     h = mlp_->act(h);
     fire(HookPoint::kMlpAct, h);
-    x = x + mlp_->down(h);
+    x = post_norm_ ? mlp_norm_->forward(x + mlp_->down(h)) : x + mlp_->down(h);
   }
   fire(HookPoint::kMlpOutput, x);
   fire(HookPoint::kLayerOutput, x);

@@ -1,5 +1,7 @@
-// One decoder layer: x + attn(norm(x)), then x + mlp(norm(x)). Either sub-block may be
-// absent (pruned away): it is then an exact residual pass-through and its norm is absent too.
+// One decoder layer: x + attn(norm(x)), then x + mlp(norm(x)) (pre-norm), or
+// norm(x + attn(x)), then norm(x + mlp(x)) (post-norm, OPT do_layer_norm_before=false).
+// Either sub-block may be absent (pruned away): it is then an exact residual pass-through and
+// its norm is absent too.
 #pragma once
 
 #include <torch/torch.h>
@@ -22,9 +24,11 @@ struct SubBlockMask {
 
 class DecoderLayerImpl : public torch::nn::Module {
  public:
-  DecoderLayerImpl(int64_t index, const LayerSpec& spec, int64_t hidden, double eps,
+  // `model`: the model-wide options (norm kind, eps, post-norm, activation, hidden size).
+  DecoderLayerImpl(int64_t index, const LayerSpec& spec, const ModelSpec& model,
                    const TensorNaming& names, const torch::TensorOptions& opts);
-  // rope: table for this layer's head_dim (ignored without attention).
+  // rope: table for this layer's head_dim (ignored without attention; null or empty for
+  // learned positions).
   torch::Tensor forward(torch::Tensor x, const RopeTable* rope, KVSlot* slot,
                         const ForwardHook* hook, SubBlockMask mask = {}) const;
   const LayerSpec& spec() const { return spec_; }
@@ -32,7 +36,8 @@ class DecoderLayerImpl : public torch::nn::Module {
  private:
   int64_t index_;
   LayerSpec spec_;
-  RmsNorm attn_norm_{nullptr}, mlp_norm_{nullptr};
+  bool post_norm_;
+  Norm attn_norm_{nullptr}, mlp_norm_{nullptr};
   Attention attn_{nullptr};
   Mlp mlp_{nullptr};
 };

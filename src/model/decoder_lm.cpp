@@ -7,20 +7,53 @@
 namespace llmprune {
 
 DecoderModelImpl::DecoderModelImpl(const ModelSpec& spec, const TensorNaming& n,
-                                   const torch::TensorOptions& opts) {
-  embed = register_module(n.embed, Embedding(spec.vocab_size, spec.hidden_size, opts));
+                                   const torch::TensorOptions& opts)
+    : position_offset_(spec.position_offset), max_positions_(spec.max_position_embeddings) {
+  const int64_t h = spec.hidden_size;
+  embed = register_module(n.embed, Embedding(spec.vocab_size, spec.token_dim(), opts));
+  if (spec.positions == PositionKind::kLearned)
+    positions = register_module(
+        n.positions, Embedding(spec.max_position_embeddings + spec.position_offset, h, opts));
+  if (spec.embed_dim > 0) {
+    project_in = register_module(n.project_in, Linear(spec.embed_dim, h, false, opts));
+    project_out = register_module(n.project_out, Linear(h, spec.embed_dim, false, opts));
+  }
   layers = register_module(n.layers, torch::nn::ModuleList());
   for (int64_t i = 0; i < spec.n_layers(); ++i)
-    layers->push_back(DecoderLayer(i, spec.layers[static_cast<size_t>(i)], spec.hidden_size,
-                                   spec.rms_norm_eps, n, opts));
-  norm = register_module(n.final_norm, RmsNorm(spec.hidden_size, spec.rms_norm_eps, opts));
+    layers->push_back(DecoderLayer(i, spec.layers[static_cast<size_t>(i)], spec, n, opts));
+  if (spec.final_norm) norm = register_module(n.final_norm, Norm(spec, opts));
+}
+
+torch::Tensor DecoderModelImpl::embed_forward(const torch::Tensor& ids, int64_t past) const {
+  torch::Tensor x = embed->forward(ids);
+  if (project_in) x = project_in->forward(x);
+  if (positions) {
+    const int64_t T = ids.size(1);
+    if (past + T > max_positions_)
+      throw bad_input("[model] positions ", past, "..", past + T - 1,
+                      " exceed max_position_embeddings ", max_positions_,
+                      " (learned position table; use a shorter --seq-len or prompt)");
+    x = x + positions->weight.narrow(0, past + position_offset_, T);
+  }
+  return x;
+}
+
+torch::Tensor DecoderModelImpl::head_input(const torch::Tensor& x) const {
+  torch::Tensor h = norm ? norm->forward(x) : x;
+  return project_out ? project_out->forward(h) : h;
 }
 
 LmRootImpl::LmRootImpl(const ModelSpec& spec, const TensorNaming& n,
                        const torch::TensorOptions& opts) {
-  model = register_module(n.model, DecoderModel(spec, n, opts));
+  // "model.decoder": plain holder modules for every path component but the last.
+  torch::nn::Module* parent = this;
+  std::string path = n.model;
+  for (size_t dot; (dot = path.find('.')) != std::string::npos; path = path.substr(dot + 1))
+    parent = parent->register_module(path.substr(0, dot), std::make_shared<torch::nn::Module>())
+                 .get();
+  model = parent->register_module(path, DecoderModel(spec, n, opts));
   if (!spec.tie_word_embeddings)
-    lm_head = register_module(n.lm_head, Linear(spec.hidden_size, spec.vocab_size, false, opts));
+    lm_head = register_module(n.lm_head, Linear(spec.token_dim(), spec.vocab_size, false, opts));
 }
 
 DecoderLM::DecoderLM(const ModelSpec& spec, const Family& family, torch::Device device,
@@ -36,7 +69,8 @@ DecoderLM::DecoderLM(const ModelSpec& spec, const Family& family, torch::Device 
                        a.n_heads % a.n_kv_heads == 0,
                    "[model] layer ", i, ": invalid attention shape n_heads ", a.n_heads,
                    ", n_kv_heads ", a.n_kv_heads, ", head_dim ", a.head_dim);
-    if (!rope_.count(a.head_dim)) rope_[a.head_dim] = rope_frequencies(spec.rope, a.head_dim);
+    if (spec.positions == PositionKind::kRope && !rope_.count(a.head_dim))
+      rope_[a.head_dim] = rope_frequencies(spec.rope, a.head_dim);
   }
   auto opts = torch::TensorOptions().dtype(dtype).device(device);
   root_ = LmRoot(spec, family.naming(), opts);
@@ -58,16 +92,16 @@ torch::Tensor DecoderLM::forward_hidden(const torch::Tensor& ids_in, KVCache* ca
   std::map<int64_t, RopeTable> tables;
   for (const auto& [hd, f] : rope_) tables[hd] = rope_table(f, past, T, dtype_, device_);
 
-  torch::Tensor x = root_->model->embed->forward(ids);
+  torch::Tensor x = root_->model->embed_forward(ids, past);
   if (hook && *hook) (*hook)(HookPoint::kEmbedding, -1, x);
   for (int64_t i = 0; i < spec_.n_layers(); ++i) {
     const auto& L = spec_.layers[static_cast<size_t>(i)];
-    const RopeTable* rope = L.attn ? &tables.at(L.attn->head_dim) : nullptr;
+    const RopeTable* rope = L.attn && !tables.empty() ? &tables.at(L.attn->head_dim) : nullptr;
     KVSlot* slot = cache ? cache->slot(i) : nullptr;
     x = root_->model->layers->at<DecoderLayerImpl>(static_cast<size_t>(i))
             .forward(x, rope, slot, hook);
   }
-  x = root_->model->norm->forward(x);
+  x = root_->model->head_input(x);
   if (hook && *hook) (*hook)(HookPoint::kFinalNorm, -1, x);
   if (cache) cache->advance(T);
   return x;

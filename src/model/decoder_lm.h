@@ -1,5 +1,6 @@
 // DecoderLM: the CausalLM implementation. Module tree registered under the family's HF
-// names: <model>.{<embed>, <layers>.<i>..., <norm>} and <lm_head> (absent when tied).
+// names: <model>.{<embed>, <positions>, <project_in/out>, <layers>.<i>..., <norm>} and
+// <lm_head> (absent when tied); <model> may be a dotted path ("model.decoder").
 #pragma once
 
 #include <torch/torch.h>
@@ -19,15 +20,26 @@ class DecoderModelImpl : public torch::nn::Module {
   DecoderModelImpl(const ModelSpec& spec, const TensorNaming& names,
                    const torch::TensorOptions& opts);
   Embedding embed{nullptr};
+  Embedding positions{nullptr};                  // learned absolute positions (OPT)
+  Linear project_in{nullptr}, project_out{nullptr};  // embed_dim <-> hidden_size (OPT-350m)
   torch::nn::ModuleList layers{nullptr};
-  RmsNorm norm{nullptr};
+  Norm norm{nullptr};                            // null when the spec has no final norm
+
+  // Token ids (on the model's device) at positions past..past+T-1 -> hidden [B, T, hidden]:
+  // embedding, project_in, learned positions.
+  torch::Tensor embed_forward(const torch::Tensor& ids, int64_t past) const;
+  // Final norm then project_out: hidden -> the input of lm_head.
+  torch::Tensor head_input(const torch::Tensor& x) const;
+
+ private:
+  int64_t position_offset_ = 0, max_positions_ = 0;
 };
 TORCH_MODULE(DecoderModel);
 
 class LmRootImpl : public torch::nn::Module {
  public:
   LmRootImpl(const ModelSpec& spec, const TensorNaming& names, const torch::TensorOptions& opts);
-  DecoderModel model{nullptr};
+  DecoderModel model{nullptr};  // registered under the (possibly dotted) <model> path
   Linear lm_head{nullptr};  // null when tie_word_embeddings
 };
 TORCH_MODULE(LmRoot);

@@ -8,7 +8,7 @@ namespace llmprune {
 
 LayerSource::LayerSource(const std::string& dir, const LoadOptions& opts, bool resident)
     : cc_(read_checkpoint_config(dir)),
-      store_(TensorStore::open(dir)),
+      store_(open_checkpoint_tensors(cc_)),
       device_(parse_device(opts.device)),
       dtype_(parse_dtype(opts.dtype)),
       resident_(resident) {
@@ -33,13 +33,33 @@ void LayerSource::fill(torch::nn::Module& m, const std::string& prefix) const {
 }
 
 torch::Tensor LayerSource::embed(const torch::Tensor& ids) {
+  const ModelSpec& sp = spec();
+  const TensorNaming& n = family().naming();
+  const std::string root = n.model + ".";
+  const auto opts = torch::TensorOptions().dtype(dtype_).device(device_);
   if (!embed_) {
-    const TensorNaming& n = family().naming();
-    embed_ = Embedding(spec().vocab_size, spec().hidden_size,
-                       torch::TensorOptions().dtype(dtype_).device(device_));
-    fill(**embed_, n.model + "." + n.embed + ".");
+    embed_ = Embedding(sp.vocab_size, sp.token_dim(), opts);
+    fill(**embed_, root + n.embed + ".");
+    if (sp.embed_dim > 0) {
+      project_in_ = Linear(sp.embed_dim, sp.hidden_size, false, opts);
+      fill(**project_in_, root + n.project_in + ".");
+    }
+    if (sp.positions == PositionKind::kLearned) {
+      positions_ = Embedding(sp.max_position_embeddings + sp.position_offset, sp.hidden_size, opts);
+      fill(**positions_, root + n.positions + ".");
+    }
   }
-  return (*embed_)->forward(ids.to(device_, torch::kLong));
+  torch::Tensor x = (*embed_)->forward(ids.to(device_, torch::kLong));
+  if (project_in_) x = (*project_in_)->forward(x);
+  if (positions_) {
+    const int64_t T = ids.size(1);
+    if (T > sp.max_position_embeddings)
+      throw bad_input("[model] ", T, " positions exceed max_position_embeddings ",
+                      sp.max_position_embeddings, " (learned position table; use a shorter "
+                      "--seq-len)");
+    x = x + (*positions_)->weight.narrow(0, sp.position_offset, T);
+  }
+  return x;
 }
 
 const DecoderLayerImpl& LayerSource::layer(int64_t i) {
@@ -47,8 +67,8 @@ const DecoderLayerImpl& LayerSource::layer(int64_t i) {
   auto it = layers_.find(i);
   if (it == layers_.end()) {
     const TensorNaming& n = family().naming();
-    DecoderLayer l(i, spec().layers[static_cast<size_t>(i)], spec().hidden_size,
-                   spec().rms_norm_eps, n, torch::TensorOptions().dtype(dtype_).device(device_));
+    DecoderLayer l(i, spec().layers[static_cast<size_t>(i)], spec(), n,
+                   torch::TensorOptions().dtype(dtype_).device(device_));
     fill(*l, n.layer_prefix(i));
     it = layers_.emplace(i, l).first;
   }
@@ -56,13 +76,19 @@ const DecoderLayerImpl& LayerSource::layer(int64_t i) {
 }
 
 torch::Tensor LayerSource::final_norm(const torch::Tensor& x) {
-  if (!norm_) {
-    const TensorNaming& n = family().naming();
-    norm_ = RmsNorm(spec().hidden_size, spec().rms_norm_eps,
-                    torch::TensorOptions().dtype(dtype_).device(device_));
+  const ModelSpec& sp = spec();
+  const TensorNaming& n = family().naming();
+  const auto opts = torch::TensorOptions().dtype(dtype_).device(device_);
+  if (sp.final_norm && !norm_) {
+    norm_ = Norm(sp, opts);
     fill(**norm_, n.model + "." + n.final_norm + ".");
   }
-  return (*norm_)->forward(x);
+  if (sp.embed_dim > 0 && !project_out_) {
+    project_out_ = Linear(sp.hidden_size, sp.embed_dim, false, opts);
+    fill(**project_out_, n.model + "." + n.project_out + ".");
+  }
+  torch::Tensor h = norm_ ? (*norm_)->forward(x) : x;
+  return project_out_ ? (*project_out_)->forward(h) : h;
 }
 
 torch::Tensor LayerSource::lm_head(const torch::Tensor& normed) {
@@ -72,7 +98,7 @@ torch::Tensor LayerSource::lm_head(const torch::Tensor& normed) {
     return torch::nn::functional::linear(normed, tied_head_);
   }
   if (!head_) {
-    head_ = Linear(spec().hidden_size, spec().vocab_size, false,
+    head_ = Linear(spec().token_dim(), spec().vocab_size, false,
                    torch::TensorOptions().dtype(dtype_).device(device_));
     fill(**head_, n.lm_head + ".");
   }
@@ -86,6 +112,9 @@ void LayerSource::release_layer(int64_t i) {
 void LayerSource::release_edges() {
   if (resident_) return;
   embed_.reset();
+  positions_.reset();
+  project_in_.reset();
+  project_out_.reset();
   norm_.reset();
   head_.reset();
   tied_head_ = torch::Tensor();
@@ -94,6 +123,8 @@ void LayerSource::release_edges() {
 const RopeTable& LayerSource::rope(int64_t head_dim, int64_t T) {
   auto key = std::make_pair(head_dim, T);
   auto it = rope_.find(key);
+  if (it == rope_.end() && spec().positions != PositionKind::kRope)
+    it = rope_.emplace(key, RopeTable{}).first;  // rot_dim 0: attention applies no rotation
   if (it == rope_.end())
     it = rope_
              .emplace(key,

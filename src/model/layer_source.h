@@ -34,17 +34,20 @@ class LayerSource {
   // Before anything is loaded: keep every part once loaded (true) or stream (false).
   void set_resident(bool resident) { resident_ = resident; }
 
-  // ids [B, T] -> hidden [B, T, hidden] in the compute dtype.
+  // ids [B, T] at positions 0..T-1 -> hidden [B, T, hidden] in the compute dtype (token
+  // embedding, project_in and learned positions where the model has them).
   torch::Tensor embed(const torch::Tensor& ids);
   // Decoder layer `i`, built and loaded on first use (kept until release() unless resident).
   const DecoderLayerImpl& layer(int64_t i);
-  // Final norm then lm_head: hidden [B, T, hidden] -> logits [B, T, vocab] (compute dtype).
+  // Final norm (where the model has one) and project_out: hidden [B, T, hidden] -> the input
+  // of lm_head; lm_head -> logits [B, T, vocab] (compute dtype).
   torch::Tensor final_norm(const torch::Tensor& x);
   torch::Tensor lm_head(const torch::Tensor& normed);
   // Drop what a streamed pass no longer needs (no-op when resident).
   void release_layer(int64_t i);
   void release_edges();  // embedding, final norm, lm_head
-  // cos/sin for positions 0..T-1 of layers with this head_dim (cached per head_dim and T).
+  // cos/sin for positions 0..T-1 of layers with this head_dim (cached per head_dim and T);
+  // an empty table (rot_dim 0: no rotation) for models with learned positions.
   const RopeTable& rope(int64_t head_dim, int64_t T);
   // Bytes of the weights in the compute dtype (the in-memory footprint).
   uint64_t weight_bytes() const;
@@ -59,8 +62,9 @@ class LayerSource {
   torch::ScalarType dtype_;
   bool resident_;
   std::map<int64_t, DecoderLayer> layers_;
-  std::optional<Embedding> embed_;
-  std::optional<RmsNorm> norm_;
+  std::optional<Embedding> embed_, positions_;
+  std::optional<Linear> project_in_, project_out_;
+  std::optional<Norm> norm_;
   std::optional<Linear> head_;
   torch::Tensor tied_head_;
   std::map<std::pair<int64_t, int64_t>, RopeTable> rope_;

@@ -1,22 +1,32 @@
-// SwiGLU MLP (see mlp.h).
+// MLP sub-block (see mlp.h).
 #include "model/mlp.h"
 
 namespace llmprune {
 
-MlpImpl::MlpImpl(const MlpSpec& spec, int64_t hidden, const TensorNaming& n,
+torch::Tensor activate(const torch::Tensor& x, Activation act) {
+  switch (act) {
+    case Activation::kSilu: return torch::silu(x);
+    case Activation::kRelu: return torch::relu(x);
+    case Activation::kGelu: return torch::gelu(x);
+  }
+  return x;
+}
+
+MlpImpl::MlpImpl(const MlpSpec& spec, Activation act, int64_t hidden, const TensorNaming& n,
                  const torch::TensorOptions& opts)
-    : spec_(spec) {
+    : spec_(spec), act_(act) {
   const int64_t I = spec.intermediate_size;
   if (n.fused_gate_up()) {
     gate_up_ = register_module(n.gate_up, Linear(hidden, 2 * I, spec.bias, opts));
   } else {
-    gate_ = register_module(n.gate, Linear(hidden, I, spec.bias, opts));
+    if (n.gated_mlp()) gate_ = register_module(n.gate, Linear(hidden, I, spec.bias, opts));
     up_ = register_module(n.up, Linear(hidden, I, spec.bias, opts));
   }
   down_ = register_module(n.down, Linear(I, hidden, spec.bias, opts));
 }
 
 torch::Tensor MlpImpl::act(const torch::Tensor& x) const {
+  if (!gate_ && !gate_up_) return activate(up_->forward(x), act_);
   torch::Tensor gate, up;
   if (gate_up_) {
     auto both = gate_up_->forward(x);
@@ -26,7 +36,7 @@ torch::Tensor MlpImpl::act(const torch::Tensor& x) const {
     gate = gate_->forward(x);
     up = up_->forward(x);
   }
-  return torch::silu(gate).mul_(up);
+  return activate(gate, act_).mul_(up);
 }
 
 }  // namespace llmprune

@@ -1,4 +1,5 @@
-// SwiGLU MLP: down(silu(gate(x)) * up(x)), gate/up separate or one fused [gate | up] matrix.
+// MLP sub-block: gated down(act(gate(x)) * up(x)) (SwiGLU; gate/up separate or one fused
+// [gate | up] matrix), or plain down(act(up(x))) when the family names no gate (OPT fc1/fc2).
 #pragma once
 
 #include <torch/torch.h>
@@ -9,18 +10,23 @@
 
 namespace llmprune {
 
+// silu / relu / gelu (exact, erf-based, as transformers' "gelu").
+torch::Tensor activate(const torch::Tensor& x, Activation act);
+
 class MlpImpl : public torch::nn::Module {
  public:
-  MlpImpl(const MlpSpec& spec, int64_t hidden, const TensorNaming& names,
+  MlpImpl(const MlpSpec& spec, Activation act, int64_t hidden, const TensorNaming& names,
           const torch::TensorOptions& opts);
   torch::Tensor forward(const torch::Tensor& x) const { return down(act(x)); }  // [B, T, hidden]
-  // The two halves of forward: silu(gate(x)) * up(x) [B, T, intermediate], then down_proj.
+  // The two halves of forward: act(gate(x)) * up(x) or act(up(x)) [B, T, intermediate], then
+  // down_proj.
   torch::Tensor act(const torch::Tensor& x) const;
   torch::Tensor down(const torch::Tensor& a) const { return down_->forward(a); }
   const MlpSpec& spec() const { return spec_; }
 
  private:
   MlpSpec spec_;
+  Activation act_;
   Linear gate_{nullptr}, up_{nullptr}, gate_up_{nullptr}, down_{nullptr};
 };
 TORCH_MODULE(Mlp);

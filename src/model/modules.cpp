@@ -27,6 +27,34 @@ torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) const {
   return weight * h.to(x.scalar_type());
 }
 
+NormImpl::NormImpl(int64_t dim, NormKind kind_, bool affine, double eps_,
+                   const torch::TensorOptions& opts)
+    : kind(kind_), eps(eps_) {
+  if (!affine) return;
+  weight = register_parameter("weight", torch::empty({dim}, opts), false);
+  if (kind == NormKind::kLayer) bias = register_parameter("bias", torch::empty({dim}, opts), false);
+}
+
+NormImpl::NormImpl(const ModelSpec& spec, const torch::TensorOptions& opts)
+    : NormImpl(spec.hidden_size, spec.norm, spec.norm_affine, spec.rms_norm_eps, opts) {}
+
+torch::Tensor NormImpl::forward(const torch::Tensor& x) const {
+  // Statistics in fp32 whatever the compute dtype (fp64 stays fp64: gradient checks).
+  const auto f32 = x.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+  if (kind == NormKind::kRms) {
+    // Same operations as RmsNormImpl, so llama-like models keep their bits.
+    torch::Tensor h = x.to(f32);
+    torch::Tensor var = h.pow(2).mean(-1, /*keepdim=*/true);
+    h = h * torch::rsqrt(var + eps);
+    h = h.to(x.scalar_type());
+    return weight.defined() ? weight * h : h;
+  }
+  // LayerNorm: statistics in fp32, the affine part in fp32 too, result in the input dtype.
+  torch::Tensor w = weight.defined() ? weight.to(f32) : torch::Tensor();
+  torch::Tensor b = bias.defined() ? bias.to(f32) : torch::Tensor();
+  return torch::layer_norm(x.to(f32), {x.size(-1)}, w, b, eps).to(x.scalar_type());
+}
+
 EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t dim, const torch::TensorOptions& opts) {
   weight = register_parameter("weight", torch::empty({vocab, dim}, opts), false);
 }

@@ -1,9 +1,11 @@
 // Leaf modules holding parameters under their Hugging Face names ("weight", "bias"):
-// a linear map, an RMSNorm and an embedding table. Parameters are created empty with the
+// a linear map, a norm (RMSNorm or LayerNorm) and an embedding table. Parameters are created empty with the
 // final shape, dtype and device; the loader copies checkpoint data into them.
 #pragma once
 
 #include <torch/torch.h>
+
+#include "arch/model_spec.h"
 
 namespace llmprune {
 
@@ -25,6 +27,20 @@ class RmsNormImpl : public torch::nn::Module {
   double eps;
 };
 TORCH_MODULE(RmsNorm);
+
+// The norm of a ModelSpec: RMSNorm as above, or LayerNorm (mean-centred, weight and bias;
+// OPT) computed in fp32 like RMSNorm. `affine` false: no parameters (weight 1, bias 0).
+class NormImpl : public torch::nn::Module {
+ public:
+  NormImpl(int64_t dim, NormKind kind, bool affine, double eps, const torch::TensorOptions& opts);
+  // The norm a spec asks for.
+  NormImpl(const ModelSpec& spec, const torch::TensorOptions& opts);
+  torch::Tensor forward(const torch::Tensor& x) const;
+  torch::Tensor weight, bias;  // undefined when absent
+  NormKind kind;
+  double eps;
+};
+TORCH_MODULE(Norm);
 
 class EmbeddingImpl : public torch::nn::Module {
  public:

@@ -59,6 +59,17 @@ ModelSpec synthetic_spec(const std::string& family_name, const SyntheticOptions&
   a.sliding_window = o.sliding_window;
   MlpSpec m;
   m.intermediate_size = o.intermediate;
+  // Families with a plain (non-gated) MLP are OPT-like: biases and ReLU by default.
+  const bool plain_mlp = !family.naming().gated_mlp();
+  a.qkv_bias = a.o_bias = m.bias = o.bias.value_or(plain_mlp);
+  const std::string act = !o.activation.empty() ? o.activation : plain_mlp ? "relu" : "silu";
+  if (act == "silu") base.activation = Activation::kSilu;
+  else if (act == "relu") base.activation = Activation::kRelu;
+  else if (act == "gelu") base.activation = Activation::kGelu;
+  else throw bad_input("[make-test-model] unknown activation '", act, "' (silu, relu, gelu)");
+  base.post_norm = o.post_norm;
+  base.final_norm = !o.post_norm;
+  base.embed_dim = o.embed_dim == o.hidden ? 0 : o.embed_dim;
   base.layers.assign(static_cast<size_t>(o.n_layers), LayerSpec{a, m});
   json config = synthetic_config(base, torch_dtype_name(o.dtype));
   return spec_from_config(family, config, "<synthetic " + family.name() + " config>");
@@ -77,10 +88,13 @@ void write_random_checkpoint(const ModelSpec& spec, const std::string& out_dir,
       case TensorRole::kAttnNorm:
       case TensorRole::kMlpNorm:
       case TensorRole::kFinalNorm:
-        x = 1.0 + 0.1 * x;  // near-identity norms with some spread
+        x = t.is_bias ? 0.1 * x : 1.0 + 0.1 * x;  // near-identity norms with some spread
         break;
       case TensorRole::kEmbed:
         break;  // unit variance
+      case TensorRole::kPositions:
+        x = 0.5 * x;  // positions matter but do not drown the token embedding
+        break;
       default:
         // Linear maps: ~unit output variance (1/sqrt(fan_in)); biases small but nonzero.
         x = t.is_bias ? 0.1 * x : x / std::sqrt(static_cast<double>(t.shape[1]));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "arch/model_spec.h"
@@ -27,6 +28,12 @@ struct SyntheticOptions {
   std::string tokenizer_from;  // copy tokenizer files from this model folder ("" = none)
   bool overwrite = false;
   uint64_t max_shard_bytes = 0;  // 0 = one model.safetensors; else shards + index
+  // Layout options of families beyond llama (OPT); the llama-like families ignore what their
+  // config cannot express.
+  std::optional<bool> bias;     // biases on every projection; default: the family's (OPT yes)
+  std::string activation;       // silu | relu | gelu; "" = the family's (silu gated, OPT relu)
+  bool post_norm = false;       // OPT do_layer_norm_before = false (no final norm)
+  int64_t embed_dim = 0;        // OPT word_embed_proj_dim != hidden (project_in/out); 0 = hidden
 };
 
 // The spec make_test_model would write (family defaults: qwen2 q/k/v biases, etc.).

@@ -56,7 +56,9 @@ json count_parameters(const Family& family, const ModelSpec& spec, const TensorS
       continue;
     }
     const TensorRole r = it->second;
-    if (r == TensorRole::kEmbed) c["embeddings"] += k;
+    if (r == TensorRole::kEmbed || r == TensorRole::kPositions || r == TensorRole::kProjIn ||
+        r == TensorRole::kProjOut)
+      c["embeddings"] += k;
     else if (r == TensorRole::kLmHead) c["lm_head"] += k;
     else if (is_attention_role(r)) c["attention"] += k;
     else if (is_mlp_role(r)) c["mlp"] += k;
@@ -78,7 +80,7 @@ std::string human_count(int64_t n) {
 
 void run_inspect(const InspectOptions& o) {
   CheckpointConfig cc = read_checkpoint_config(o.model);
-  TensorStore store = TensorStore::open(o.model);
+  TensorStore store = open_checkpoint_tensors(cc);
   const Family& family = *cc.family;
   const ModelSpec& spec = cc.spec;
   std::vector<std::string> inconsistencies, warnings;
@@ -119,12 +121,23 @@ void run_inspect(const InspectOptions& o) {
               (long long)spec.vocab_size, (long long)spec.hidden_size,
               (long long)spec.n_layers(), (long long)spec.max_position_embeddings,
               spec.rms_norm_eps);
-  std::printf("rope        theta %g, scaling %s", spec.rope.theta, spec.rope.scaling.c_str());
-  if (spec.rope.scaling != "default") std::printf(" (factor %g)", spec.rope.factor);
-  if (spec.rope.partial_rotary_factor != 1.0)
-    std::printf(", partial rotary %g", spec.rope.partial_rotary_factor);
-  std::printf("\nembeddings  %s\n", spec.tie_word_embeddings ? "tied (lm_head = embed_tokens)"
-                                                              : "separate lm_head");
+  if (spec.positions == PositionKind::kRope) {
+    std::printf("rope        theta %g, scaling %s", spec.rope.theta, spec.rope.scaling.c_str());
+    if (spec.rope.scaling != "default") std::printf(" (factor %g)", spec.rope.factor);
+    if (spec.rope.partial_rotary_factor != 1.0)
+      std::printf(", partial rotary %g", spec.rope.partial_rotary_factor);
+  } else {
+    std::printf("positions   learned, table row = position + %lld",
+                (long long)spec.position_offset);
+  }
+  std::printf("\nblocks      %s%s, %s%s\n", spec.norm == NormKind::kRms ? "RMSNorm" : "LayerNorm",
+              spec.norm_affine ? "" : " (no affine)", spec.post_norm ? "post-norm" : "pre-norm",
+              spec.final_norm ? "" : ", no final norm");
+  std::printf("embeddings  %s", spec.tie_word_embeddings ? "tied (lm_head = embed_tokens)"
+                                                         : "separate lm_head");
+  if (spec.embed_dim > 0)
+    std::printf(", width %lld with project_in / project_out", (long long)spec.embed_dim);
+  std::printf("\n");
   std::printf("layers%s\n", is_uniform(spec) ? " (uniform)" : " (heterogeneous)");
   for (int64_t i = 0; i < spec.n_layers();) {
     const std::string s = layer_summary(spec.layers[static_cast<size_t>(i)]);

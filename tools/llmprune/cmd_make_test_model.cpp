@@ -95,6 +95,14 @@ LLMPRUNE_COMMAND("", 90) {
   cmd->add_option("--sliding-window", s.sliding_window,
                   "sliding window on every layer (mistral, qwen2, phi3; 0 = none)")
       ->capture_default_str();
+  cmd->add_option("--activation", s.activation,
+                  "MLP activation: silu, relu, gelu (default: the family's; opt: relu)")
+      ->check(CLI::IsMember({"silu", "relu", "gelu"}));
+  cmd->add_flag("--post-ln", s.post_norm,
+                "opt: post-LN layers, do_layer_norm_before=false (the opt-350m layout)");
+  cmd->add_option("--word-embed-proj-dim", s.embed_dim,
+                  "opt: token embedding width different from --hidden (project_in/project_out)")
+      ->capture_default_str();
   cmd->add_option("--seed", s.seed, "random seed of the weights")->capture_default_str();
   cmd->add_option("--dtype", s.dtype, "stored dtype")
       ->check(CLI::IsMember({"f32", "bf16", "f16"}))

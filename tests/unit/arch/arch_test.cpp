@@ -41,7 +41,7 @@ TEST(Registry, DetectsEveryFamilyFromModelTypeAndArchitectures) {
     c["architectures"] = {f->architectures()[0]};
     EXPECT_EQ(detect_family(c, "config.json").name(), f->name());
   }
-  EXPECT_EQ(supported_families(), "llama, mistral, qwen2, phi3");
+  EXPECT_EQ(supported_families(), "llama, mistral, qwen2, phi3, opt");
 }
 
 TEST(Registry, UnknownModelTypeListsSupportedFamilies) {
@@ -201,6 +201,10 @@ TEST(Validation, MissingAndUnexpectedTensorsAreNamed) {
 TEST(PruneGroups, CoverEachPrunableTensorExactlyOnce) {
   for (const Family* f : families()) {
     json c = llama_config();
+    if (f->name() == "opt") {  // OPT keys: MHA with 4 heads, ffn_dim as intermediate_size
+      c["num_attention_heads"] = 4;
+      c["ffn_dim"] = 172;
+    }
     c["model_type"] = f->model_types()[0];
     c["architectures"] = {f->architectures()[0]};
     c["attention_bias"] = true;  // llama: exercise bias slices too
@@ -227,8 +231,10 @@ TEST(PruneGroups, CoverEachPrunableTensorExactlyOnce) {
         }
         EXPECT_EQ(g.cost(), cost);
       }
-      EXPECT_EQ(count[GroupKind::kKvGroup], 4) << f->name();       // = num_key_value_heads
-      EXPECT_EQ(count[GroupKind::kQueryHead], 8) << f->name();     // = num_attention_heads
+      const auto& a = *spec.layers[static_cast<size_t>(l)].attn;  // 8/4 (opt: 4/4)
+      EXPECT_EQ(count[GroupKind::kKvGroup], a.n_kv_heads) << f->name();
+      EXPECT_EQ(count[GroupKind::kQueryHead], a.n_heads) << f->name();
+      EXPECT_EQ(a.n_heads, f->name() == "opt" ? 4 : 8);
       EXPECT_EQ(count[GroupKind::kMlpChannel], 172) << f->name();  // = intermediate_size
     }
     for (const auto& [kind, tensors] : cover)

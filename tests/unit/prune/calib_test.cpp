@@ -131,7 +131,7 @@ TEST_P(CalibFamilies, AllTokenPairsUseOnePassPerBatchWithTheSameResult) {
               1e-6);
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, CalibFamilies, ::testing::Values("llama", "qwen2", "phi3"));
+INSTANTIATE_TEST_SUITE_P(Families, CalibFamilies, ::testing::Values("llama", "qwen2", "phi3", "opt"));
 
 TEST(CalibData, WindowsFollowTheDocumentedRule) {
   const std::string root = test::temp_dir("calib_windows");

@@ -244,4 +244,4 @@ TEST_P(DepthFamilies, StreamingGivesTheSamePlanAndScores) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, DepthFamilies, ::testing::Values("llama", "qwen2"));
+INSTANTIATE_TEST_SUITE_P(Families, DepthFamilies, ::testing::Values("llama", "qwen2", "opt"));

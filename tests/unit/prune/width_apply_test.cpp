@@ -50,6 +50,8 @@ TEST_P(WidthFamilies, SlicingEqualsMaskingAndSurvivesSaveLoad) {
   NamedTensors masked;
   for (const auto& [n, t] : src) masked.emplace_back(n, t.clone());
   mask_width(family, spec, cut, masked);
+  // A sub-block cut entirely also loses its output bias (OPT out_proj / fc2): mask_width zeroes
+  // it, as slicing removes the sub-block with that constant.
 
   ASSERT_TRUE(sliced_spec.layers[0].attn && sliced_spec.layers[0].mlp);
   EXPECT_EQ(sliced_spec.layers[0].attn->n_kv_heads, c.kv_heads - 1);
@@ -78,7 +80,8 @@ TEST_P(WidthFamilies, SlicingEqualsMaskingAndSurvivesSaveLoad) {
 
 INSTANTIATE_TEST_SUITE_P(Families, WidthFamilies,
                          ::testing::Values(Case{"llama", 4, 2, 32}, Case{"qwen2", 14, 2, 112},
-                                           Case{"phi3", 8, 4, 64}, Case{"mistral", 4, 4, 32}),
+                                           Case{"phi3", 8, 4, 64}, Case{"mistral", 4, 4, 32},
+                                           Case{"opt", 4, 4, 32}),
                          [](const auto& info) { return std::string(info.param.family); });
 
 TEST(WidthApply, BadIndicesAreNamed) {

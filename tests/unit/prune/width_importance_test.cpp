@@ -46,8 +46,10 @@ double loss(const ModelSpec& spec, const NamedTensors& tensors, const torch::Ten
 
 class GradientFamilies : public ::testing::TestWithParam<const char*> {};
 
-// Central differences with h = 1e-5 in double: truncation ~h^2 and rounding ~1e-16 / h are
-// both far below the 1e-6 relative tolerance for gradients of this size.
+// Central differences with h = 1e-5 in double: truncation ~h^2 is far below the 1e-6 relative
+// tolerance; rounding is ~eps x L / h ~ 1e-10 absolute (L ~ 5), hence the 1e-9 floor, which
+// matters only for gradients that are exactly zero (a k_proj bias shifts every score of a
+// query equally, and softmax ignores that).
 TEST_P(GradientFamilies, MatchCentralFiniteDifferences) {
   const std::string family = GetParam();
   const std::string root = test::temp_dir(std::string("grad_fd_") + family);
@@ -89,7 +91,7 @@ TEST_P(GradientFamilies, MatchCentralFiniteDifferences) {
       v[i] = w0;
       const double fd = (up - down) / (2 * h);
       const double an = g.view(-1)[i].item<double>();
-      EXPECT_NEAR(an, fd, 1e-6 * std::abs(fd) + 1e-11) << name << "[" << i << "]";
+      EXPECT_NEAR(an, fd, 1e-6 * std::abs(fd) + 1e-9) << name << "[" << i << "]";
       ++checked;
     }
   }
@@ -100,7 +102,7 @@ TEST_P(GradientFamilies, MatchCentralFiniteDifferences) {
     EXPECT_TRUE((gf.second - gf.first * gf.first).min().item<double>() >= -1e-18) << name;
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, GradientFamilies, ::testing::Values("llama", "qwen2", "phi3"));
+INSTANTIATE_TEST_SUITE_P(Families, GradientFamilies, ::testing::Values("llama", "qwen2", "phi3", "opt"));
 
 // The sums of squares Wanda uses, against a direct computation: the normed inputs are
 // RMSNorm(x) of the captured residual stream with the checkpoint's norm weights (transformers'

@@ -91,7 +91,8 @@ TEST_P(WidthJobShapes, EveryCombinationSlicesLikeMasking) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, WidthJobShapes,
                          ::testing::Values(Shape{"llama", 8, 2}, Shape{"qwen2", 14, 2},
-                                           Shape{"phi3", 8, 4}, Shape{"mistral", 4, 4}),
+                                           Shape{"phi3", 8, 4}, Shape{"mistral", 4, 4},
+                                           Shape{"opt", 4, 4}),
                          [](const auto& info) { return std::string(info.param.family); });
 
 TEST(WidthJob, KeepAllPlanWritesTheSourceBitForBit) {
