@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "apply/width_apply.h"
+#include "arch/registry.h"
 #include "calib/hidden_stats.h"
 #include "eval/perplexity.h"
 #include "export/model_files.h"
@@ -156,6 +157,14 @@ json run_width_job(const WidthJobOptions& o) {
   const WidthLayout layout = width_layout(src.family(), spec, full_cut(spec, plan), shapes);
   analysis.after = layout.spec;
   analysis.run = run;
+  if (is_uniform(layout.spec)) {
+    const AttentionSpec& a = *layout.spec.layers.front().attn;
+    if (layout.spec.hidden_size % a.n_heads != 0)
+      log_warn("the pruned model keeps ", a.n_heads, " query heads with hidden_size ",
+               layout.spec.hidden_size, ": its config is correct (head_dim ", a.head_dim,
+               " is stated), but transformers 5 refuses any Llama-style config whose hidden_size "
+               "is not a multiple of num_attention_heads (llmprune loads it)");
+  }
   json report = {{"command", "prune width"},
                  {"model", o.model},
                  {"family", spec.family},
