@@ -2,6 +2,7 @@
 #include "apply/width_apply.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "util/error.h"
@@ -55,6 +56,17 @@ std::map<std::string, std::vector<Range>> cut_ranges(const Family& family, const
                      " outside layers 0..", spec.n_layers() - 1);
       layers.insert(l);
     }
+  if (!cut.hidden.empty()) {
+    const GroupSet set = family.hidden_set(spec);
+    for (int64_t i : cut.hidden) {
+      LLMPRUNE_CHECK(i >= 0 && i < set.count, "width cut: hidden channel ", i, " outside 0..",
+                     set.count - 1);
+      for (const SliceRule& r : set.rules)
+        out[r.tensor].push_back({r.axis, r.base + i * r.length, r.length});
+    }
+    LLMPRUNE_CHECK(static_cast<int64_t>(cut.hidden.size()) < set.count,
+                   "width cut: every hidden channel is cut");
+  }
   for (int64_t l : layers) {
     const LayerSpec& L = spec.layers[static_cast<size_t>(l)];
     const auto* kv = find(cut.kv_groups, l);
@@ -102,20 +114,25 @@ WidthLayout width_layout(const Family& family, const ModelSpec& source, const Wi
   std::map<std::string, std::vector<int64_t>> new_shape;
   std::map<std::string, WidthLayout::Entry> entries;
   for (const auto& [name, shape] : shapes) {
-    WidthLayout::Entry e{name, -1, {}, shape};
+    WidthLayout::Entry e{name, {}, 1.0, shape};
     auto it = ranges.find(name);
     if (it != ranges.end()) {
-      // Every range of one tensor is along one axis (rows of q/k/v/gate/up, columns of o/down).
-      e.axis = it->second.front().axis;
-      const int64_t size = shape.at(static_cast<size_t>(e.axis));
-      std::vector<bool> keep(static_cast<size_t>(size), true);
+      // Ranges of one tensor along at most two axes (q/k/v rows by heads and columns by
+      // hidden channels, for instance).
+      std::map<int64_t, std::vector<bool>> keep;
       for (const Range& r : it->second) {
-        LLMPRUNE_ASSERT(r.axis == e.axis && r.offset + r.length <= size, "width cut of ", name);
-        for (int64_t i = r.offset; i < r.offset + r.length; ++i) keep[static_cast<size_t>(i)] = false;
+        const int64_t size = shape.at(static_cast<size_t>(r.axis));
+        auto& k = keep.emplace(r.axis, std::vector<bool>(static_cast<size_t>(size), true)).first->second;
+        LLMPRUNE_ASSERT(r.offset + r.length <= size, "width cut of ", name);
+        for (int64_t i = r.offset; i < r.offset + r.length; ++i) k[static_cast<size_t>(i)] = false;
       }
-      for (int64_t i = 0; i < size; ++i)
-        if (keep[static_cast<size_t>(i)]) e.keep.push_back(i);
-      e.shape[static_cast<size_t>(e.axis)] = static_cast<int64_t>(e.keep.size());
+      for (const auto& [axis, k] : keep) {
+        std::vector<int64_t> idx;
+        for (size_t i = 0; i < k.size(); ++i)
+          if (k[i]) idx.push_back(static_cast<int64_t>(i));
+        e.shape[static_cast<size_t>(axis)] = static_cast<int64_t>(idx.size());
+        e.keep.emplace_back(axis, std::move(idx));
+      }
     }
     new_shape[name] = e.shape;
     entries[name] = e;
@@ -131,6 +148,15 @@ WidthLayout width_layout(const Family& family, const ModelSpec& source, const Wi
     if (t.role == TensorRole::kO) L.attn->n_heads = shape[1] / L.attn->head_dim;
     if (t.role == TensorRole::kK) L.attn->n_kv_heads = shape[0] / L.attn->head_dim;
     if (t.role == TensorRole::kDown) L.mlp->intermediate_size = shape[1];
+  }
+  if (!cut.hidden.empty()) {
+    const int64_t H = source.hidden_size, kept = H - static_cast<int64_t>(cut.hidden.size());
+    spec.hidden_size = kept;
+    spec.rms_norm_eps = source.rms_norm_eps * static_cast<double>(H) / static_cast<double>(kept);
+    for (const TensorInfo& t : family.tensors(source))
+      if (t.role == TensorRole::kAttnNorm || t.role == TensorRole::kMlpNorm ||
+          t.role == TensorRole::kFinalNorm)
+        entries.at(t.name).scale = std::sqrt(static_cast<double>(H) / static_cast<double>(kept));
   }
   for (int64_t l = 0; l < spec.n_layers(); ++l) {
     LayerSpec& L = spec.layers[static_cast<size_t>(l)];
@@ -161,8 +187,11 @@ WidthLayout width_layout(const Family& family, const ModelSpec& source, const Wi
 }
 
 torch::Tensor slice_entry(const WidthLayout::Entry& e, const torch::Tensor& t) {
-  if (e.axis < 0) return t;
-  return t.index_select(e.axis, torch::tensor(e.keep, torch::kLong).to(t.device())).contiguous();
+  torch::Tensor out = t;
+  for (const auto& [axis, idx] : e.keep)
+    out = out.index_select(axis, torch::tensor(idx, torch::kLong).to(t.device()));
+  if (e.scale != 1.0) out = (out.to(torch::kFloat64) * e.scale).to(t.scalar_type());
+  return e.keep.empty() && e.scale == 1.0 ? out : out.contiguous();
 }
 
 NamedTensors slice_width(const Family& family, const ModelSpec& source, const WidthCut& cut,

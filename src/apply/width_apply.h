@@ -20,8 +20,8 @@ namespace llmprune {
 struct WidthLayout {
   struct Entry {
     std::string name;
-    int64_t axis = -1;           // -1: copied unchanged
-    std::vector<int64_t> keep;   // indices kept along `axis`
+    std::vector<std::pair<int64_t, std::vector<int64_t>>> keep;  // (axis, kept indices)
+    double scale = 1.0;          // norm weights after hidden pruning (see width_layout)
     std::vector<int64_t> shape;  // output shape
   };
   ModelSpec spec;              // of the result (derived from the output shapes)
@@ -34,6 +34,10 @@ struct WidthLayout {
 WidthCut full_cut(const ModelSpec& source, const PrunePlan& plan);
 
 // shapes: every tensor of the source checkpoint (names not in the family's table are copied).
+// Removing hidden channels keeps the model equal to the source with those channels zeroed:
+// RMSNorm divides by the RMS over the channels, so with H' of H channels left every norm
+// weight is scaled by sqrt(H / H') and rms_norm_eps by H / H' (then
+// w' x / sqrt(sum x^2 / H' + eps') = w x / sqrt(sum x^2 / H + eps) exactly).
 // bad_input: a layer or group index that does not exist, or kept KV groups left with different
 // numbers of query heads.
 WidthLayout width_layout(const Family& family, const ModelSpec& source, const WidthCut& cut,

@@ -144,6 +144,7 @@ const char* group_kind_name(GroupKind k) {
     case GroupKind::kKvGroup: return "kv-group";
     case GroupKind::kQueryHead: return "q-head";
     case GroupKind::kMlpChannel: return "channel";
+    case GroupKind::kHidden: return "hidden";
   }
   return "?";
 }
@@ -206,6 +207,36 @@ std::vector<GroupSet> Family::group_sets(const ModelSpec& spec, int64_t layer) c
     sets.push_back(std::move(ch));
   }
   return sets;
+}
+
+GroupSet Family::hidden_set(const ModelSpec& spec) const {
+  if (spec.norm != NormKind::kRms || spec.positions != PositionKind::kRope || spec.embed_dim > 0)
+    throw bad_input("hidden-dimension pruning needs RMSNorm, RoPE and no embedding projections; ",
+                    name(), " models have ",
+                    spec.norm != NormKind::kRms ? "LayerNorm (its mean couples the channels)"
+                                                : "learned positions or projections");
+  GroupSet set{GroupKind::kHidden, -1, spec.hidden_size, {}};
+  for (const TensorInfo& t : tensors(spec)) {
+    const bool vec = t.shape.size() == 1;
+    switch (t.role) {
+      case TensorRole::kEmbed: case TensorRole::kLmHead:
+        set.rules.push_back({t.name, 1, 0, 1, t.shape[0]});
+        break;
+      case TensorRole::kFinalNorm: case TensorRole::kAttnNorm: case TensorRole::kMlpNorm:
+        set.rules.push_back({t.name, 0, 0, 1, 1});
+        break;
+      case TensorRole::kQ: case TensorRole::kK: case TensorRole::kV: case TensorRole::kQkv:
+      case TensorRole::kGate: case TensorRole::kUp: case TensorRole::kGateUp:
+        if (!vec) set.rules.push_back({t.name, 1, 0, 1, t.shape[0]});  // input columns
+        break;
+      case TensorRole::kO: case TensorRole::kDown:  // output rows (and their biases)
+        set.rules.push_back({t.name, 0, 0, 1, vec ? 1 : t.shape[1]});
+        break;
+      default:
+        break;
+    }
+  }
+  return set;
 }
 
 }  // namespace llmprune

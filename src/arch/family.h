@@ -60,8 +60,11 @@ enum class GroupKind {
   kKvGroup,     // one KV head (k/v rows) with its query heads (q rows) and o_proj columns
   kQueryHead,   // one query head: its q rows and o_proj columns (the KV head stays)
   kMlpChannel,  // gate/up row i and down column i (fused gate_up: rows i and I + i)
+  kHidden,      // residual-stream channel i: embedding and lm_head column i, element i of
+                // every norm, column i of every projection reading the stream, row i (and
+                // bias) of o_proj / down_proj; the same in every layer (layer -1)
 };
-const char* group_kind_name(GroupKind k);  // "kv-group", "q-head", "channel"
+const char* group_kind_name(GroupKind k);  // "kv-group", "q-head", "channel", "hidden"
 
 struct SliceRule {
   std::string tensor;
@@ -110,6 +113,10 @@ class Family {
   // The group sets of one layer: KV groups and query heads when it has attention, MLP
   // channels when it has an MLP (in that order).
   std::vector<GroupSet> group_sets(const ModelSpec& spec, int64_t layer) const;
+  // The hidden-dimension set (layer -1). bad_input for models whose residual channels cannot be
+  // removed exactly: LayerNorm (its mean couples the channels), learned positions or
+  // embedding projections (OPT).
+  GroupSet hidden_set(const ModelSpec& spec) const;
 
  private:
   std::string name_;

@@ -1,6 +1,8 @@
 // Layer-by-layer recomputed gradients (see gradients.h).
 #include "calib/gradients.h"
 
+#include <map>
+
 #include "util/error.h"
 #include "util/log.h"
 #include "util/timer.h"
@@ -46,6 +48,32 @@ GradientResult run_gradients(LayerSource& src, const torch::Tensor& windows,
     }
   }
   // dL_b/d(output of the last layer), through the final norm and lm_head.
+  const torch::ScalarType acc =
+      src.dtype() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+  const TensorNaming& names = src.family().naming();
+  const std::string embed_name = names.model + "." + names.embed + "." + names.weight;
+  struct Acc {
+    torch::Tensor w, g, sq;
+  };
+  std::map<std::string, Acc> edge;
+  std::vector<std::pair<std::string, torch::Tensor>> head_params;
+  std::vector<torch::Tensor> tied_batch(static_cast<size_t>(nb));  // tied head, per batch
+  if (opts.edges) {
+    LLMPRUNE_CHECK(spec.positions == PositionKind::kRope && spec.embed_dim == 0,
+                   "[gradients] embedding gradients need RoPE and no embedding projections");
+    torch::NoGradGuard ng;
+    src.lm_head(src.final_norm(xs[static_cast<size_t>(L)][0].narrow(1, 0, 1)));  // load them
+    head_params = src.head_parameters();
+    for (auto& [name, p] : head_params) {
+      p.requires_grad_(true);
+      edge[name] = {p.detach(), torch::zeros(p.sizes(), p.options().dtype(acc)), torch::Tensor()};
+      if (opts.fisher) edge[name].sq = torch::zeros_like(edge[name].g);
+    }
+  }
+  auto add_batch = [&](Acc& a, const torch::Tensor& gb) {
+    a.g.add_(gb, 1.0 / static_cast<double>(nb));
+    if (opts.fisher) a.sq.add_(gb * gb, 1.0 / static_cast<double>(nb));
+  };
   GradientResult r;
   std::vector<torch::Tensor> g(static_cast<size_t>(nb));
   for (int64_t b = 0; b < nb; ++b) {
@@ -66,13 +94,22 @@ GradientResult run_gradients(LayerSource& src, const torch::Tensor& windows,
     }
     g[static_cast<size_t>(b)] = h.grad();
     r.mean_loss += loss / static_cast<double>(nb);
+    torch::NoGradGuard ng;
+    for (auto& [name, p] : head_params) {
+      torch::Tensor gb = p.mutable_grad().to(acc);
+      p.mutable_grad() = torch::Tensor();
+      // A tied head's batch gradient joins the embedding's (known after layer 0) first.
+      if (name == embed_name && opts.fisher)
+        tied_batch[static_cast<size_t>(b)] = gb;
+      else
+        add_batch(edge.at(name), gb);
+    }
   }
+  for (auto& [name, p] : head_params) p.requires_grad_(false);
   xs[static_cast<size_t>(L)].clear();
   src.release_edges();
   if (progress) progress->advance(1, 1);
 
-  const torch::ScalarType acc =
-      src.dtype() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
   for (int64_t l = L - 1; l >= 0; --l) {
     const DecoderLayerImpl& layer = src.layer(l);
     LayerGradients lg;
@@ -109,6 +146,35 @@ GradientResult run_gradients(LayerSource& src, const torch::Tensor& windows,
     on_layer(lg);
     src.release_layer(l);
     if (progress) progress->advance(1, 1);
+  }
+  if (opts.edges) {
+    // The embedding is a row lookup: its gradient is dL_b/d(layer 0 input) added into the
+    // rows of the batch's token ids.
+    torch::NoGradGuard ng;
+    const int64_t H = spec.hidden_size;
+    Acc& e = edge[embed_name];
+    if (!e.w.defined()) {
+      e.w = src.store().load(embed_name).to(src.device(), src.dtype());
+      e.g = torch::zeros(e.w.sizes(), e.w.options().dtype(acc));
+      if (opts.fisher) e.sq = torch::zeros_like(e.g);
+    }
+    for (int64_t b = 0; b < nb; ++b) {
+      torch::Tensor gb = torch::zeros(e.w.sizes(), e.g.options());
+      gb.index_add_(0, ids[static_cast<size_t>(b)].reshape(-1).to(gb.device()),
+                    g[static_cast<size_t>(b)].reshape({-1, H}).to(acc));
+      if (tied_batch[static_cast<size_t>(b)].defined()) gb += tied_batch[static_cast<size_t>(b)];
+      add_batch(e, gb);
+    }
+    LayerGradients lg;
+    lg.layer = -1;
+    for (auto& [name, a] : edge) {
+      lg.names.push_back(name);
+      lg.weight.push_back(a.w);
+      lg.grad.push_back(a.g);
+      if (opts.fisher) lg.grad_sq.push_back(a.sq);
+    }
+    on_layer(lg);
+    src.release_edges();
   }
   if (progress) progress->finish();
   r.batches = nb;

@@ -30,6 +30,10 @@ struct LayerGradients {
 struct GradientOptions {
   int64_t batch_size = 1;
   bool fisher = false;  // also accumulate grad_sq
+  // Also the embedding, final norm and lm_head (hidden-dimension importance), handed over
+  // last as layer -1. A tied head's gradient is added to the embedding's. Needs a model whose
+  // embedding output enters layer 0 directly (RoPE, no projections).
+  bool edges = false;
   bool progress = true;
 };
 
@@ -39,7 +43,8 @@ struct GradientResult {
   double seconds = 0;
 };
 
-// windows: [N, T] int64. `on_layer` is called once per layer, last layer first.
+// windows: [N, T] int64. `on_layer` is called once per layer, last layer first (then once
+// for the edges when asked).
 GradientResult run_gradients(LayerSource& src, const torch::Tensor& windows,
                              const GradientOptions& opts,
                              const std::function<void(const LayerGradients&)>& on_layer);

@@ -62,6 +62,13 @@ json patch_config(const json& source, const Family& family, const ModelSpec& spe
   // or hidden_size / heads no longer gives it); otherwise, or when the stock keys cannot
   // express the shape (the writer adds a block), the "llmprune" per-layer block.
   c.erase("llmprune");
+  // Hidden-dimension pruning: the residual width and the compensated norm epsilon.
+  if (c.contains("hidden_size")) c["hidden_size"] = spec.hidden_size;
+  const double eps_read = c.contains("rms_norm_eps") && c.at("rms_norm_eps").is_number()
+                             ? c.at("rms_norm_eps").get<double>()
+                             : 1e-6;  // hf_config's default
+  if (spec.norm == NormKind::kRms && eps_read != spec.rms_norm_eps)
+    c["rms_norm_eps"] = spec.rms_norm_eps;
   if (is_uniform(spec)) {
     const json stock = family.spec_to_config(spec);
     for (const char* key : {"hidden_size", "num_attention_heads", "num_key_value_heads",
@@ -74,6 +81,18 @@ json patch_config(const json& source, const Family& family, const ModelSpec& spe
     if (stock.contains("llmprune")) c["llmprune"] = stock.at("llmprune");
   } else {
     c["llmprune"] = llmprune_block(spec);
+  }
+  // head_dim must be stated once hidden_size / num_attention_heads no longer gives it (hidden
+  // channels or heads removed).
+  for (const auto& L : spec.layers) {
+    if (!L.attn) continue;
+    const int64_t heads = c.contains("num_attention_heads") && c.at("num_attention_heads").is_number_integer()
+                              ? c.at("num_attention_heads").get<int64_t>() : 0;
+    if (!c.contains("head_dim") && c.contains("num_attention_heads") &&
+        (heads <= 0 || spec.hidden_size % heads != 0 || spec.hidden_size / heads != L.attn->head_dim) &&
+        spec.positions == PositionKind::kRope)
+      c["head_dim"] = L.attn->head_dim;
+    break;
   }
   c.erase("drop_attn_list");
   c.erase("drop_mlp_list");

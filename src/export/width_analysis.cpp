@@ -78,6 +78,7 @@ json width_analysis_json(const WidthAnalysis& a) {
   }
   const WidthSelection& s = a.selection;
   return {{"format", "llmprune-width-analysis"},
+          {"hidden_size", {{"before", a.before.hidden_size}, {"after", a.after.hidden_size}}},
           {"prunable_parameters", s.prunable},
           {"target_parameters", s.target},
           {"removed_parameters", s.removed},

@@ -21,7 +21,7 @@ std::map<std::string, TensorInfo> layer_tensors(const LayerSource& src, int64_t 
 // Calls score(name, info, weight) for every parameter of layer l and reduces the result.
 template <typename F>
 std::vector<SetScores> reduce_layer(LayerSource& src, int64_t l, const WidthImportanceOptions& o,
-                                    bool sqrt_after, F score) {
+                                    bool sqrt_after, GroupReducer* hidden, F score) {
   GroupReducer red(src.family().group_sets(src.spec(), l), o.aggregate, sqrt_after);
   const auto infos = layer_tensors(src, l);
   const std::string prefix = src.family().naming().layer_prefix(l);
@@ -29,7 +29,9 @@ std::vector<SetScores> reduce_layer(LayerSource& src, int64_t l, const WidthImpo
   for (const auto& item : layer.named_parameters(/*recurse=*/true)) {
     const std::string name = prefix + item.key();
     torch::Tensor imp = score(name, infos.at(name), item.value());
-    if (imp.defined()) red.add(name, imp);
+    if (!imp.defined()) continue;
+    red.add(name, imp);
+    if (hidden) hidden->add(name, imp);
   }
   return red.finish();
 }
@@ -53,6 +55,11 @@ std::vector<SetScores> score_width(LayerSource& src, const torch::Tensor& window
   const int64_t L = src.spec().n_layers();
   std::vector<std::vector<SetScores>> per_layer(static_cast<size_t>(L));
   json out = {{"method", o.method}, {"aggregate", aggregate_name(o.aggregate)}};
+  std::unique_ptr<GroupReducer> hidden;
+  if (o.hidden)
+    hidden = std::make_unique<GroupReducer>(
+        std::vector<GroupSet>{src.family().hidden_set(src.spec())}, o.aggregate,
+        o.method == "magnitude" && o.norm == "l2");
   if (o.method == "magnitude") {
     out["norm"] = o.norm;
     std::unique_ptr<Progress> progress;
@@ -60,14 +67,17 @@ std::vector<SetScores> score_width(LayerSource& src, const torch::Tensor& window
     torch::NoGradGuard no_grad;
     for (int64_t l = 0; l < L; ++l) {
       per_layer[static_cast<size_t>(l)] =
-          reduce_layer(src, l, o, o.norm == "l2", [&](const std::string&, const TensorInfo&,
-                                                      const torch::Tensor& w) {
-            return magnitude_importance(w, o.norm == "l2");
-          });
+          reduce_layer(src, l, o, o.norm == "l2", hidden.get(),
+                       [&](const std::string&, const TensorInfo&, const torch::Tensor& w) {
+                         return magnitude_importance(w, o.norm == "l2");
+                       });
       src.release_layer(l);
       if (progress) progress->advance(1, 1);
     }
     if (progress) progress->finish();
+    if (hidden)  // embedding, final norm, lm_head: straight from the checkpoint
+      for (const TensorInfo& t : src.family().tensors(src.spec()))
+        if (t.layer < 0) hidden->add(t.name, magnitude_importance(src.store().load(t.name), o.norm == "l2"));
   } else if (o.method == "wanda") {
     WandaObserver obs;
     RunOptions ro;
@@ -78,10 +88,10 @@ std::vector<SetScores> score_width(LayerSource& src, const torch::Tensor& window
     torch::NoGradGuard no_grad;
     for (int64_t l = 0; l < L; ++l) {
       per_layer[static_cast<size_t>(l)] =
-          reduce_layer(src, l, o, false, [&](const std::string&, const TensorInfo& t,
-                                             const torch::Tensor& w) {
-            return wanda_importance(w, t, obs.stats());
-          });
+          reduce_layer(src, l, o, false, hidden.get(),
+                       [&](const std::string&, const TensorInfo& t, const torch::Tensor& w) {
+                         return wanda_importance(w, t, obs.stats());
+                       });
       src.release_layer(l);
     }
     out["tokens"] = windows.numel();
@@ -89,14 +99,19 @@ std::vector<SetScores> score_width(LayerSource& src, const torch::Tensor& window
     GradientOptions go;
     go.batch_size = o.gradient_batch_size;
     go.fisher = o.method == "taylor2";
+    go.edges = o.hidden;
     go.progress = o.progress;
     const GradientResult r = run_gradients(src, windows, go, [&](const LayerGradients& g) {
       const Family& f = src.family();
-      GroupReducer red(f.group_sets(src.spec(), g.layer), o.aggregate);
-      for (size_t i = 0; i < g.names.size(); ++i)
-        red.add(g.names[i], taylor_importance(g.weight[i], g.grad[i],
-                                              go.fisher ? g.grad_sq[i] : torch::Tensor()));
-      per_layer[static_cast<size_t>(g.layer)] = red.finish();
+      std::unique_ptr<GroupReducer> red;
+      if (g.layer >= 0) red = std::make_unique<GroupReducer>(f.group_sets(src.spec(), g.layer), o.aggregate);
+      for (size_t i = 0; i < g.names.size(); ++i) {
+        const torch::Tensor imp = taylor_importance(
+            g.weight[i], g.grad[i], go.fisher ? g.grad_sq[i] : torch::Tensor());
+        if (red) red->add(g.names[i], imp);
+        if (hidden) hidden->add(g.names[i], imp);
+      }
+      if (red) per_layer[static_cast<size_t>(g.layer)] = red->finish();
     });
     out["calibration_loss"] = r.mean_loss;
     out["gradient_batches"] = r.batches;
@@ -107,6 +122,7 @@ std::vector<SetScores> score_width(LayerSource& src, const torch::Tensor& window
   std::vector<SetScores> all;
   for (auto& v : per_layer)
     for (auto& s : v) all.push_back(std::move(s));
+  if (hidden) all.push_back(hidden->finish().front());
   return all;
 }
 

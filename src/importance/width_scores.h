@@ -53,13 +53,17 @@ struct WidthImportanceOptions {
   Aggregate aggregate = Aggregate::kSum;
   int64_t batch_size = 1;           // calibration batches (wanda)
   int64_t gradient_batch_size = 1;  // windows per gradient batch (taylor, taylor2)
+  bool hidden = false;  // also score the hidden-dimension set (appended last, layer -1)
   bool progress = true;
 };
 
 // Checks the method and norm names (bad_input) before any work.
 void check_width_importance(const WidthImportanceOptions& o);
 
-// Scores of every group set of every layer, layer order (sets of a layer in group_sets order).
+// Scores of every group set of every layer, layer order (sets of a layer in group_sets order),
+// then the hidden set when asked. Hidden channels are scored over every tensor they touch
+// (embedding, norms, projections, lm_head) by magnitude and taylor; wanda scores them over the
+// linear maps of the layers only (norms and the embedding have no input to weigh).
 // windows: [N, T] calibration windows (unused by magnitude). `info` receives what the run
 // measured (loss, seconds, tokens).
 std::vector<SetScores> score_width(LayerSource& src, const torch::Tensor& windows,

@@ -105,6 +105,17 @@ torch::Tensor LayerSource::lm_head(const torch::Tensor& normed) {
   return (*head_)->forward(normed);
 }
 
+std::vector<std::pair<std::string, torch::Tensor>> LayerSource::head_parameters() const {
+  const TensorNaming& n = family().naming();
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  if (norm_)
+    for (const auto& item : (*norm_)->named_parameters())
+      out.emplace_back(n.model + "." + n.final_norm + "." + item.key(), item.value());
+  if (head_) out.emplace_back(n.lm_head + "." + n.weight, (*head_)->weight);
+  if (tied_head_.defined()) out.emplace_back(n.model + "." + n.embed + "." + n.weight, tied_head_);
+  return out;
+}
+
 void LayerSource::release_layer(int64_t i) {
   if (!resident_) layers_.erase(i);
 }

@@ -43,6 +43,9 @@ class LayerSource {
   // of lm_head; lm_head -> logits [B, T, vocab] (compute dtype).
   torch::Tensor final_norm(const torch::Tensor& x);
   torch::Tensor lm_head(const torch::Tensor& normed);
+  // The loaded head parameters under their checkpoint names: the final norm's weight and
+  // lm_head's (a tied head appears under the embedding's name). For gradients through them.
+  std::vector<std::pair<std::string, torch::Tensor>> head_parameters() const;
   // Drop what a streamed pass no longer needs (no-op when resident).
   void release_layer(int64_t i);
   void release_edges();  // embedding, final norm, lm_head

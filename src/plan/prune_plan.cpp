@@ -70,6 +70,7 @@ json PrunePlan::to_json() const {
       ls.push_back(e);
     }
     j["width"] = ls;
+    if (!width.hidden.empty()) j["hidden"] = width.hidden;
   }
   return j;
 }
@@ -164,6 +165,18 @@ PrunePlan PrunePlan::from_json(const json& j, const std::string& where) {
       list("q_heads", p.width.q_heads);
       list("channels", p.width.channels);
     }
+    if (j.contains("hidden")) {
+      const json& a = j.at("hidden");
+      if (!a.is_array()) throw fail("\"hidden\" must be a list of integers");
+      for (const json& v : a) {
+        if (!v.is_number_integer())
+          throw fail("\"hidden\" must be a list of integers, got " + json_excerpt(v));
+        p.width.hidden.push_back(v.get<int64_t>());
+      }
+      std::sort(p.width.hidden.begin(), p.width.hidden.end());
+      if (std::adjacent_find(p.width.hidden.begin(), p.width.hidden.end()) != p.width.hidden.end())
+        throw fail("\"hidden\" lists a channel twice");
+    }
   }
   return p;
 }
@@ -194,6 +207,11 @@ void PrunePlan::validate_width(const ModelSpec& spec, const DepthState& left,
   check(width.kv_groups, "KV groups", true);
   check(width.q_heads, "query heads", true);
   check(width.channels, "MLP channels", false);
+  if (!width.hidden.empty() && (width.hidden.front() < 0 ||
+                                width.hidden.back() >= spec.hidden_size ||
+                                static_cast<int64_t>(width.hidden.size()) >= spec.hidden_size))
+    throw bad_input("[plan] ", where, ": hidden channels must be indices in 0..",
+                    spec.hidden_size - 1, " and leave at least one");
   for (const auto& [l, idx] : width.channels)
     if (static_cast<int64_t>(idx.size()) == spec.layers[static_cast<size_t>(l)].mlp->intermediate_size)
       throw fail(l, "every MLP channel is cut: list the MLP as a unit (an MLP drop) instead");

@@ -42,7 +42,10 @@ struct WidthCut {
   std::map<int64_t, std::vector<int64_t>> kv_groups;  // layer -> removed KV groups
   std::map<int64_t, std::vector<int64_t>> q_heads;    // layer -> removed query heads
   std::map<int64_t, std::vector<int64_t>> channels;   // layer -> removed MLP channels
-  bool empty() const { return kv_groups.empty() && q_heads.empty() && channels.empty(); }
+  std::vector<int64_t> hidden;                        // removed residual-stream channels
+  bool empty() const {
+    return kv_groups.empty() && q_heads.empty() && channels.empty() && hidden.empty();
+  }
 };
 
 struct PrunePlan {

@@ -44,7 +44,7 @@ bool frozen(const ModelSpec& spec, const WidthRequest& r, int64_t l) {
 // Whether the set takes part: its sub-block may be pruned, the unit matches, not frozen (and
 // in range for uniform).
 bool in_play(const ModelSpec& spec, const WidthRequest& r, const GroupSet& s) {
-  if (frozen(spec, r, s.layer)) return false;
+  if (s.kind == GroupKind::kHidden || frozen(spec, r, s.layer)) return false;
   const bool uniform = r.selection == "uniform";
   if (s.kind == GroupKind::kMlpChannel)
     return r.mlp && (!uniform || in_range(s.layer, r.mlp_first, r.mlp_last));
@@ -190,6 +190,18 @@ void check_width_request(const ModelSpec& spec, const std::vector<GroupSet>& set
     LLMPRUNE_CHECK(end && *end == '\0' && !r.tau.empty() && t >= 0,
                    "--tau must be a number >= 0, auto or inf, got '", r.tau, "'");
   }
+  LLMPRUNE_CHECK(!(r.hidden && (r.freeze_first > 0 || r.freeze_last > 0)),
+                 "--prune-hidden changes every layer, frozen ones too: it cannot be combined "
+                 "with --freeze-first-n-layers / --freeze-last-n-layers");
+  if (r.hidden) {
+    bool have = false;
+    for (const GroupSet& s : sets) have = have || s.kind == GroupKind::kHidden;
+    LLMPRUNE_ASSERT(have, "--prune-hidden: no hidden group set given");
+    for (const GroupSet& s : sets)
+      if (s.kind == GroupKind::kHidden)
+        LLMPRUNE_CHECK(r.round_to < s.count, "--round-to ", r.round_to,
+                       " is not smaller than hidden_size ", s.count);
+  }
   LLMPRUNE_CHECK(!(r.uniform_shape && (r.freeze_first > 0 || r.freeze_last > 0)),
                  "--uniform-shape cannot be combined with frozen layers: they keep their full "
                  "width, so no layer could change and stay uniform");
@@ -300,8 +312,23 @@ PrunePlan plan_width(const ModelSpec& spec, const std::vector<SetScores>& scores
     LLMPRUNE_ASSERT(out.removed >= out.target, "knapsack ran out of steps after the check");
   }
 
+  // Hidden channels: the same fraction of the residual width, lowest scores first.
+  const SetScores* hid = nullptr;
+  for (const SetScores& sc : scores)
+    if (sc.set.kind == GroupKind::kHidden) hid = &sc;
+  std::vector<int64_t> hidden_cut;
+  if (r.hidden) {
+    const int64_t H = hid->set.count, K = r.round_to;
+    const int64_t kept = std::max(
+        K, static_cast<int64_t>(std::floor((1 - r.ratio) * static_cast<double>(H) / K + 0.5)) * K);
+    const auto order = order_by(hid->score, 0, H);
+    hidden_cut.assign(order.begin(), order.begin() + (H - kept));
+    std::sort(hidden_cut.begin(), hidden_cut.end());
+  }
+
   PrunePlan plan;
   plan.kind = "width";
+  plan.width.hidden = hidden_cut;
   plan.source_layers = spec.n_layers();
   plan.family = spec.family;
   std::map<std::pair<int64_t, GroupKind>, std::set<int64_t>> gone;
@@ -344,6 +371,18 @@ PrunePlan plan_width(const ModelSpec& spec, const std::vector<SetScores>& scores
   }
 
   // The table: every group in play with its score and whether it goes.
+  if (hid && r.hidden)
+    for (int64_t g = 0; g < hid->set.count; ++g) {
+      GroupRow row;
+      row.layer = -1;
+      row.kind = GroupKind::kHidden;
+      row.group = g;
+      row.importance = hid->score[static_cast<size_t>(g)];
+      row.cost = hid->set.cost();
+      row.score = row.importance / static_cast<double>(row.cost);
+      row.pruned = std::binary_search(hidden_cut.begin(), hidden_cut.end(), g);
+      out.rows.push_back(row);
+    }
   for (const SetScores& sc : scores) {
     if (!in_play(spec, r, sc.set)) continue;
     const bool is_mlp = sc.set.kind == GroupKind::kMlpChannel;

@@ -11,6 +11,9 @@
 // Prunable parameters: the weights and biases of the groups in play (KV groups or query
 // heads, and MLP channels) of the layers that may be pruned; embeddings, norms, lm_head and
 // the o_proj / down_proj biases never count.
+// Hidden channels (`hidden`, source 003): the same in every layer, so not part of the
+// knapsack: every selection removes the round(ratio x hidden_size) lowest-scored ones (the
+// kept count rounded to round_to), on top of the groups chosen as above.
 #pragma once
 
 #include <string>
@@ -32,6 +35,7 @@ struct WidthRequest {
   int64_t freeze_first = 0, freeze_last = 0;
   int64_t round_to = 1;        // kept MLP channel counts are multiples of this
   bool uniform_shape = false;  // every layer keeps the same head and channel counts
+  bool hidden = false;         // also remove round(ratio x hidden_size) residual channels
   double temperature = 1.0;    // hgsp
   std::string tau = "auto";    // hgsp: a number, auto (25th percentile) or inf
   double epsilon = 0.0;        // hgsp

@@ -40,6 +40,7 @@ json request_json(const WidthRequest& r, const WidthImportanceOptions& i) {
           {"freeze_last_n_layers", r.freeze_last},
           {"round_to", r.round_to},
           {"uniform_shape", r.uniform_shape},
+          {"prune_hidden", r.hidden},
           {"temperature", r.temperature},
           {"tau", r.tau},
           {"epsilon", r.epsilon}};
@@ -84,6 +85,7 @@ json run_width_job(const WidthJobOptions& o) {
   std::vector<GroupSet> sets;
   for (int64_t l = 0; l < spec0.n_layers(); ++l)
     for (auto& s : cc.family->group_sets(spec0, l)) sets.push_back(std::move(s));
+  if (o.request.hidden && o.plan_file.empty()) sets.push_back(cc.family->hidden_set(spec0));
   if (o.plan_file.empty()) {  // cheap checks before any work
     check_width_request(spec0, sets, o.request);
     check_width_importance(o.importance);
@@ -135,6 +137,7 @@ json run_width_job(const WidthJobOptions& o) {
     }
     WidthImportanceOptions io = o.importance;
     io.batch_size = o.calib.batch_size;
+    io.hidden = o.request.hidden;
     json info;
     const std::vector<SetScores> scores = score_width(src, windows, io, &info);
     run["importance"] = info;

@@ -45,7 +45,13 @@ LLMPRUNE_COMMAND("prune", 20) {
       "  q-head    one query head inside a group (q rows, o columns); a layer always keeps the\n"
       "            same number of query heads in every KV group and at least one\n"
       "  MLP channel i: gate_proj and up_proj row i (phi3: gate_up rows i and I + i), down_proj\n"
-      "            column i; a layer keeps at least --round-to channels\n\n"
+      "            column i; a layer keeps at least --round-to channels\n"
+      "  hidden    (--prune-hidden) residual channel i: embedding and lm_head column i, element\n"
+      "            i of every norm, column i of every projection reading the stream, row i of\n"
+      "            o_proj / down_proj; the same round(R x hidden_size) lowest-scored channels go\n"
+      "            in every layer, whatever the selection. Norm weights are scaled by\n"
+      "            sqrt(H / H') and rms_norm_eps by H / H', so the result computes exactly the\n"
+      "            source with those channels zeroed.\n\n"
       "Importance (--importance, per weight, then --aggregate over each group's weights):\n"
       "  magnitude  |W| (--norm l1) or W^2 with the square root of the aggregate (--norm l2)\n"
       "  wanda      |W_ij| x ||X_j||_2, X the input of that linear on the calibration windows\n"
@@ -110,6 +116,9 @@ LLMPRUNE_COMMAND("prune", 20) {
       ->capture_default_str();
   c->add_flag("--uniform-shape", o->job.request.uniform_shape,
               "every layer keeps the same head and channel counts (stock config)");
+  c->add_flag("--prune-hidden", o->job.request.hidden,
+              "also remove round(R x hidden_size) residual-stream channels (the same in every "
+              "layer; RMSNorm models)");
   auto* h = cmd->add_option_group("H-GSP");
   h->add_option("--temperature", o->job.request.temperature, "T in M = ln(1 + prior)^T")
       ->capture_default_str();

@@ -8,13 +8,15 @@ transformers (float32) with the plan's groups zeroed, written here from the defi
 not from llmprune's code: KV group g = q_proj rows [g*G*hd, (g+1)*G*hd) (G = heads / kv heads),
 k_proj and v_proj rows [g*hd, (g+1)*hd) (biases too), o_proj columns like q; query head h =
 q rows and o columns [h*hd, (h+1)*hd); MLP channel i = gate/up row i (phi3: gate_up rows i and
-I + i), down column i; an "mlp" unit zeroes the whole down_proj (a pass-through MLP). Phi-3's
+I + i), down column i; hidden channel c = embedding column c, o_proj and down_proj row c in
+every layer (the residual channel stays 0; the norms then see it as 0, which is what the pruned
+model's compensated norms reproduce); an "mlp" unit zeroes the whole down_proj. Phi-3's
 fused qkv_proj rows are [q | k | v]. HF-style perplexity on reference/stories260K/ppl_text.txt
 at 128-token windows. Tokenization: the three checkpoints carry stories260K's tokenizer files,
 but AutoTokenizer picks a Qwen2 tokenizer class for qwen2-tiny (18045 ids instead of the 15537
 of reference/stories260K/ppl_w128.json), so stories260K's AutoTokenizer is used for all.
-The uniform stories260K plan is also pruned by llmprune and loaded as is by
-AutoModelForCausalLM (stock config): its perplexity must equal the masked source's.
+The uniform and hidden stories260K plans are also pruned by llmprune and loaded as is by
+AutoModelForCausalLM (stock config): their perplexity must equal the masked source's.
 """
 import json
 import math
@@ -30,6 +32,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASES = [("stories260K-hf", "width_stories260K_uniform.json"),
          ("stories260K-hf", "width_stories260K_mixed.json"),
+         ("stories260K-hf", "width_stories260K_hidden.json"),
          ("qwen2-tiny", "width_qwen2-tiny.json"),
          ("phi3-tiny", "width_phi3-tiny.json")]
 
@@ -86,6 +89,11 @@ def mask(model, plan):
                 rows(mlp.gate_proj.weight, i, i + 1)
                 rows(mlp.up_proj.weight, i, i + 1)
             mlp.down_proj.weight.data[:, i] = 0
+    for c in plan.get("hidden", []):
+        model.model.embed_tokens.weight.data[:, c] = 0
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.data[c, :] = 0
+            layer.mlp.down_proj.weight.data[c, :] = 0
     for u in plan["units"]:
         assert u["kind"] == "mlp"
         model.model.layers[u["layer"]].mlp.down_proj.weight.data.zero_()
@@ -105,7 +113,7 @@ def main():
         model = AutoModelForCausalLM.from_pretrained(src, torch_dtype=torch.float32).eval()
         mask(model, plan)
         result[plan_file] = ppl(model, ids, 128)
-        if plan_file == "width_stories260K_uniform.json":
+        if plan_file in ("width_stories260K_uniform.json", "width_stories260K_hidden.json"):
             with tempfile.TemporaryDirectory() as tmp:
                 o = os.path.join(tmp, "out")
                 subprocess.run([binary, "-q", "prune", "width", "--model", src, "--plan",
@@ -114,7 +122,8 @@ def main():
                 c = pruned.config
                 result[plan_file]["loaded_pruned"] = dict(
                     ppl(pruned, ids, 128), num_attention_heads=c.num_attention_heads,
-                    num_key_value_heads=c.num_key_value_heads, intermediate_size=c.intermediate_size)
+                    num_key_value_heads=c.num_key_value_heads, intermediate_size=c.intermediate_size,
+                    hidden_size=c.hidden_size, rms_norm_eps=c.rms_norm_eps)
     json.dump(result, open(out, "w"), indent=2)
     print(json.dumps(result, indent=2))
 

@@ -1,8 +1,9 @@
 // Width pruning of the real stories260K, qwen2-tiny (7:1, q/k/v biases) and phi3-tiny (fused
 // qkv / gate_up) against transformers (reference_width.json, made by make_width_reference.py
 // beside this file): each hand-made plan applied by `prune width --plan` gives the perplexity
-// of the source run in transformers with the plan's groups zeroed; the uniform stories260K
-// result also loaded as is in AutoModelForCausalLM (stock config) with that same perplexity.
+// of the source run in transformers with the plan's groups zeroed; the uniform and the
+// hidden-pruned stories260K results also loaded as is in AutoModelForCausalLM (stock config,
+// compensated rms_norm_eps) with that same perplexity.
 #include <gtest/gtest.h>
 
 #include "support/assets.h"
@@ -27,6 +28,7 @@ TEST(WidthGolden, PrunedModelsMatchMaskedSourcesInTransformers) {
   };
   for (const Case c : {Case{"stories260K-hf", "width_stories260K_uniform.json"},
                        Case{"stories260K-hf", "width_stories260K_mixed.json"},
+                       Case{"stories260K-hf", "width_stories260K_hidden.json"},
                        Case{"qwen2-tiny", "width_qwen2-tiny.json"},
                        Case{"phi3-tiny", "width_phi3-tiny.json"}}) {
     const std::string out = tmp + "/" + c.plan;
@@ -50,4 +52,10 @@ TEST(WidthGolden, PrunedModelsMatchMaskedSourcesInTransformers) {
   EXPECT_EQ(cfg.at("num_attention_heads"), loaded.at("num_attention_heads"));
   EXPECT_EQ(cfg.at("num_key_value_heads"), loaded.at("num_key_value_heads"));
   EXPECT_EQ(cfg.at("intermediate_size"), loaded.at("intermediate_size"));
+  const json hcfg = read_json_file(tmp + "/width_stories260K_hidden.json/config.json");
+  const json& hl = ref.at("width_stories260K_hidden.json").at("loaded_pruned");
+  EXPECT_FALSE(hcfg.contains("llmprune"));
+  EXPECT_EQ(hcfg.at("hidden_size"), hl.at("hidden_size"));  // 64 - 16
+  // 1e-5 x 64 / 48, as transformers read it back.
+  EXPECT_DOUBLE_EQ(hcfg.at("rms_norm_eps").get<double>(), hl.at("rms_norm_eps").get<double>());
 }

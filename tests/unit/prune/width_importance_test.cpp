@@ -51,22 +51,29 @@ class GradientFamilies : public ::testing::TestWithParam<const char*> {};
 // matters only for gradients that are exactly zero (a k_proj bias shifts every score of a
 // query equally, and softmax ignores that).
 TEST_P(GradientFamilies, MatchCentralFiniteDifferences) {
-  const std::string family = GetParam();
-  const std::string root = test::temp_dir(std::string("grad_fd_") + family);
-  const std::string dir = test::make_prune_model(family, root + "/m", 3);
+  const std::string param = GetParam();
+  const bool tied = param == "llama-tied";  // lm_head is the embedding: gradients add up
+  const std::string family = tied ? "llama" : param;
+  const std::string root = test::temp_dir("grad_fd_" + param);
+  std::string dir = root + "/m";
+  SyntheticOptions so = test::prune_model_options(3);
+  so.tie = tied;
+  make_test_model(family, dir, so);
   const torch::Tensor windows = test_windows(3, 10, 257, 5);
   LayerSource src(dir, f64(), /*resident=*/true);
   std::map<std::string, std::pair<torch::Tensor, torch::Tensor>> got;  // name -> (grad, fisher)
   GradientOptions go;
   go.batch_size = 2;  // batches of 2 and 1 windows
   go.fisher = true;
+  go.edges = family != "opt";  // embedding, final norm, lm_head (RoPE families)
   go.progress = false;
   std::vector<int64_t> order;
   const GradientResult r = run_gradients(src, windows, go, [&](const LayerGradients& g) {
     order.push_back(g.layer);
     for (size_t i = 0; i < g.names.size(); ++i) got[g.names[i]] = {g.grad[i], g.grad_sq[i]};
   });
-  EXPECT_EQ(order, (std::vector<int64_t>{2, 1, 0}));  // last layer first
+  // Last layer first, then the edges (layer -1) when asked.
+  EXPECT_EQ(order, go.edges ? (std::vector<int64_t>{2, 1, 0, -1}) : (std::vector<int64_t>{2, 1, 0}));
   EXPECT_EQ(r.batches, 2);
 
   const ModelSpec spec = src.spec();
@@ -75,7 +82,8 @@ TEST_P(GradientFamilies, MatchCentralFiniteDifferences) {
   EXPECT_NEAR(r.mean_loss, loss(spec, base, windows, 2), 1e-12);
   int checked = 0;
   for (auto& [name, t] : base) {
-    if (!got.count(name)) continue;  // embeddings, final norm, lm_head: not layer parameters
+    ASSERT_TRUE(got.count(name) || !go.edges) << name;  // every parameter with edges
+    if (!got.count(name)) continue;
     const torch::Tensor g = got.at(name).first;
     ASSERT_EQ(g.sizes(), t.sizes()) << name;
     // Three elements per tensor: the largest gradient and two fixed positions.
@@ -102,7 +110,8 @@ TEST_P(GradientFamilies, MatchCentralFiniteDifferences) {
     EXPECT_TRUE((gf.second - gf.first * gf.first).min().item<double>() >= -1e-18) << name;
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, GradientFamilies, ::testing::Values("llama", "qwen2", "phi3", "opt"));
+INSTANTIATE_TEST_SUITE_P(Families, GradientFamilies, ::testing::Values("llama", "qwen2", "phi3", "opt",
+                                                                  "llama-tied"));
 
 // The sums of squares Wanda uses, against a direct computation: the normed inputs are
 // RMSNorm(x) of the captured residual stream with the checkpoint's norm weights (transformers'

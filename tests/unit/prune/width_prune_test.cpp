@@ -75,15 +75,20 @@ TEST_P(WidthJobShapes, EveryCombinationSlicesLikeMasking) {
   const bool mha = s.heads == s.kv_heads;
   for (const char* importance : {"magnitude", "wanda", "taylor", "taylor2"})
     for (const char* selection : {"uniform", "global", "hgsp"})
-      for (const char* unit : {"kv-group", "q-head"}) {
+      for (const char* unit : {"kv-group", "q-head", "kv-group+hidden"}) {
+        const bool hidden = std::string(unit) == "kv-group+hidden";
         if (mha && std::string(unit) == "q-head") continue;  // one query head per group
+        if (hidden && std::string(s.family) == "opt") continue;  // LayerNorm: refused
         WidthJobOptions j = job(src, root + "/out", text);
         j.importance.method = importance;
         j.request.selection = selection;
-        j.request.unit = unit;
+        j.request.unit = hidden ? "kv-group" : unit;
+        j.request.hidden = hidden;
         j.request.ratio = 0.3;
         const json report = run_width_job(j);
         const std::string what = std::string(importance) + "/" + selection + "/" + unit;
+        if (hidden)  // round(0.7 x 32) = 22 channels kept
+          EXPECT_EQ(report.at("analysis").at("hidden_size").at("after"), 22) << what;
         EXPECT_GT(report.at("analysis").at("removed_parameters").get<int64_t>(), 0) << what;
         EXPECT_LT(slice_vs_mask(src, root + "/out"), 1e-5) << what;
       }
@@ -186,6 +191,8 @@ TEST(CliWidth, BadInputTable) {
   expect_bad_input(test::run_llmprune(base + "--selection best"), "--selection must be");
   expect_bad_input(test::run_llmprune(base + "--unit head"), "--unit must be");
   expect_bad_input(test::run_llmprune(base + "--attn-layers 3-1 --selection uniform"), "--attn-layers must be A-B");
+  expect_bad_input(test::run_llmprune(base + "--prune-hidden --freeze-last-n-layers 1"),
+                   "--prune-hidden changes every layer");
   EXPECT_FALSE(fs::exists(root + "/out"));
   for (const auto& e : fs::directory_iterator(root))
     EXPECT_EQ(e.path().filename().string().find(".partial"), std::string::npos) << e.path();
