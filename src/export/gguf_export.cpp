@@ -2,6 +2,7 @@
 // tensor declarations, then stream tensor by tensor (load, permute, convert, write, drop).
 #include "export/gguf_export.h"
 
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -80,6 +81,30 @@ std::string encode(const torch::Tensor& t, GgmlType type) {
 
 std::vector<int64_t> reversed(const std::vector<int64_t>& v) { return {v.rbegin(), v.rend()}; }
 
+// llama.cpp gives every model whose lower-cased general.name contains "phi3" or "phi-3" the
+// Phi-3 special-token attributes and fails to load when the vocabulary lacks
+// <|endoftext|> (a Phi-3 model with a Llama-2 tokenizer, as the tiny test checkpoint). Such a
+// name is written "phi_3" instead, which that rule does not match.
+std::string loadable_name(std::string name, const GgufMetadata& md) {
+  std::string lower = name;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower.find("phi3") == std::string::npos && lower.find("phi-3") == std::string::npos)
+    return name;
+  for (const auto& [k, v] : md)
+    if (k == "tokenizer.ggml.tokens")
+      for (const GgufValue& t : v.items)
+        if (t.s == "<|endoftext|>") return name;
+  for (const char* pat : {"phi3", "phi-3"})
+    for (size_t at = lower.find(pat); at != std::string::npos; at = lower.find(pat, at + 1)) {
+      const size_t n = std::string(pat).size();
+      name.replace(at, n, name.substr(at, 3) + "_3");
+      lower.replace(at, n, "phi_3");
+    }
+  log_warn("[gguf] general.name written as \"", name, "\": llama.cpp applies its Phi-3 token ",
+           "rule to names containing \"phi3\" and cannot load this vocabulary (no <|endoftext|>)");
+  return name;
+}
+
 }  // namespace
 
 json export_gguf(const GgufExportOptions& o) {
@@ -105,9 +130,10 @@ json export_gguf(const GgufExportOptions& o) {
   if (name.empty()) name = std::filesystem::path(o.model).lexically_normal().filename().string();
   if (name.empty() || name == ".")
     name = std::filesystem::path(o.model).parent_path().filename().string();
+  GgufMetadata tok_md = gguf_tokenizer_metadata(o.model, spec.vocab_size, cc.config);
+  name = loadable_name(name, tok_md);
   GgufMetadata md = gguf_model_metadata(family, spec, cc.config, name, out_type);
-  for (auto& kv : gguf_tokenizer_metadata(o.model, spec.vocab_size, cc.config))
-    md.push_back(std::move(kv));
+  for (auto& kv : tok_md) md.push_back(std::move(kv));
 
   // Declarations in the family's tensor order (embeddings, layer by layer, final norm, head).
   std::vector<Planned> plan;

@@ -5,8 +5,11 @@
 #include "export/gguf_tokenizer.h"
 
 #include <algorithm>
+#include <cctype>
+#include <functional>
 #include <map>
 #include <optional>
+#include <tuple>
 #include <vector>
 
 #include "export/spm_model.h"
@@ -218,19 +221,40 @@ std::pair<bool, bool> template_bos_eos(const json& tj) {
 GgufMetadata gguf_tokenizer_metadata(const std::string& dir, int64_t n_vocab, const json& config) {
   const std::string json_path = join_path(dir, "tokenizer.json");
   const std::string spm_path = join_path(dir, "tokenizer.model");
+  // A SentencePiece BPE tokenizer.model wins, as in llama.cpp's converter: its scores are the
+  // model's own. A tokenizer.model that is not one (Llama-3 ships tiktoken ranks under that
+  // name) leaves tokenizer.json in charge.
+  const tok::TokenizerConfig tc = tok::read_tokenizer_config(dir);
+  std::optional<Vocab> spm;
+  if (path_exists(spm_path)) {
+    try {
+      spm = from_spm_model(spm_path, n_vocab);
+    } catch (const Error&) {
+      if (!path_exists(json_path)) throw;
+    }
+  }
   Vocab v;
   json tj;
-  if (path_exists(json_path)) {
+  bool default_bos = false, default_eos = false;
+  if (spm) {
+    v = std::move(*spm);
+    default_bos = true;  // SentencePiece's own default
+    // Tokens added on top of the SentencePiece model (Phi-3's <|user|> ...), as the
+    // converter takes them from tokenizer_config.json.
+    for (const tok::AddedToken& a : tc.added_tokens_decoder)
+      if (a.id >= 0 && a.id < n_vocab &&
+          v.types[a.id] == static_cast<int32_t>(GgufTokenType::kUnused))
+        put_token(v, a.id, a.content,
+                  a.special ? GgufTokenType::kControl : GgufTokenType::kUserDefined, 0.0f,
+                  spm_path);
+  } else if (path_exists(json_path)) {
     v = from_tokenizer_json(json_path, n_vocab);
     tj = read_json_file(json_path);
-  } else if (path_exists(spm_path)) {
-    v = from_spm_model(spm_path, n_vocab);
+    std::tie(default_bos, default_eos) = template_bos_eos(tj);
   } else {
     throw bad_input("[gguf] ", dir,
-                    ": no tokenizer.json or tokenizer.model (GGUF files carry "
-                    "their tokenizer)");
+                    ": no tokenizer.json or tokenizer.model (GGUF files carry their tokenizer)");
   }
-  const tok::TokenizerConfig tc = tok::read_tokenizer_config(dir);
 
   GgufMetadata md;
   md.emplace_back("tokenizer.ggml.model", GgufValue::str(v.model));
@@ -252,9 +276,10 @@ GgufMetadata gguf_tokenizer_metadata(const std::string& dir, int64_t n_vocab, co
   put_id("tokenizer.ggml.eos_token_id", eos);
   put_id("tokenizer.ggml.unknown_token_id", unk);
   put_id("tokenizer.ggml.padding_token_id", pad);
-  auto [t_bos, t_eos] = template_bos_eos(tj);
-  md.emplace_back("tokenizer.ggml.add_bos_token", GgufValue::boolean(tc.add_bos.value_or(t_bos)));
-  md.emplace_back("tokenizer.ggml.add_eos_token", GgufValue::boolean(tc.add_eos.value_or(t_eos)));
+  md.emplace_back("tokenizer.ggml.add_bos_token",
+                  GgufValue::boolean(tc.add_bos.value_or(default_bos)));
+  md.emplace_back("tokenizer.ggml.add_eos_token",
+                  GgufValue::boolean(tc.add_eos.value_or(default_eos)));
 
   const std::string tc_path = join_path(dir, "tokenizer_config.json");
   if (path_exists(tc_path)) {
