@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <map>
 
 #include "arch/checkpoint_check.h"
@@ -50,11 +51,41 @@ torch::Tensor llama3_rope_factors(const RopeSpec& r, int64_t head_dim) {
   return torch::tensor(f, torch::kFloat32);
 }
 
+std::vector<int64_t> reversed(const std::vector<int64_t>& v) { return {v.rbegin(), v.rend()}; }
+
 struct Planned {
-  TensorInfo info;  // the checkpoint tensor ("" name for a generated one)
+  TensorInfo info;  // the checkpoint tensor (unused for a generated one)
   GgufTensorDecl decl;
-  int64_t permute_heads = 0;  // > 0: permute rows with this many heads
+  int64_t permute_heads = 0;            // > 0: permute rows with this many heads
+  std::function<torch::Tensor()> make;  // a generated tensor (llama3 rope factors, zero FFN)
 };
+
+Planned generated(const std::string& name, GgmlType type, const std::vector<int64_t>& shape,
+                  std::function<torch::Tensor()> make) {
+  Planned p;
+  p.decl = {name, type, reversed(shape)};
+  p.make = std::move(make);
+  return p;
+}
+
+// llama.cpp's deci graph skips the rest of a layer whose feed_forward_length is 0 without
+// taking its attention output ("continue" before the residual update in models/deci.cpp), so a
+// layer with attention and no MLP would lose its attention. It gets an FFN of width 1 whose
+// weights are all zero instead: it adds exactly 0 to the residual stream.
+void add_zero_ffn(std::vector<Planned>& plan, int64_t layer, int64_t hidden, GgufOutType out) {
+  const std::string p = "blk." + std::to_string(layer) + ".";
+  plan.push_back(generated(p + "ffn_norm.weight", GgmlType::kF32, {hidden},
+                           [hidden] { return torch::ones({hidden}); }));
+  for (const char* n : {"ffn_gate", "ffn_up"})
+    plan.push_back(
+        generated(p + n + ".weight", gguf_tensor_type(out, {1, hidden}), {1, hidden}, [hidden] {
+          return torch::zeros({1, hidden});
+        }));
+  plan.push_back(
+      generated(p + "ffn_down.weight", gguf_tensor_type(out, {hidden, 1}), {hidden, 1}, [hidden] {
+        return torch::zeros({hidden, 1});
+      }));
+}
 
 // The bytes of `t` (float) as `type`.
 std::string encode(const torch::Tensor& t, GgmlType type) {
@@ -78,8 +109,6 @@ std::string encode(const torch::Tensor& t, GgmlType type) {
   }
   return std::string(static_cast<const char*>(c.data_ptr()), c.numel() * c.element_size());
 }
-
-std::vector<int64_t> reversed(const std::vector<int64_t>& v) { return {v.rbegin(), v.rend()}; }
 
 // llama.cpp gives every model whose lower-cased general.name contains "phi3" or "phi-3" the
 // Phi-3 special-token attributes and fails to load when the vocabulary lacks
@@ -143,11 +172,18 @@ json export_gguf(const GgufExportOptions& o) {
   for (const LayerSpec& L : spec.layers)
     if (L.attn && !ra) ra = &*L.attn;
   if (spec.rope.scaling == "llama3" && ra) {
-    Planned g;
-    g.decl = {kGgufRopeFreqs, GgmlType::kF32, {ra->head_dim / 2}};
-    plan.push_back(g);
+    const RopeSpec rope = spec.rope;
+    const int64_t hd = ra->head_dim;
+    plan.push_back(generated(kGgufRopeFreqs, GgmlType::kF32, {hd / 2},
+                             [rope, hd] { return llama3_rope_factors(rope, hd); }));
   }
+  const bool deci = arch == "deci";
+  int64_t prev_layer = -1;
   for (const TensorInfo& t : family.tensors(spec)) {
+    if (deci && t.layer != prev_layer && prev_layer >= 0 &&
+        gguf_deci_zero_ffn(spec.layers[static_cast<size_t>(prev_layer)]))
+      add_zero_ffn(plan, prev_layer, spec.hidden_size, out_type);
+    prev_layer = t.layer;
     Planned pl;
     pl.info = t;
     const GgmlType type = gguf_tensor_type(out_type, t.shape);
@@ -179,8 +215,8 @@ json export_gguf(const GgufExportOptions& o) {
     GgufStreamWriter w(tmp, md, decls);
     for (const Planned& p : plan) {
       torch::Tensor t;
-      if (p.info.name.empty()) {
-        t = llama3_rope_factors(spec.rope, ra->head_dim);
+      if (p.make) {
+        t = p.make();
       } else {
         t = store.load(p.info.name, /*release=*/true).to(torch::kFloat32);
         if (p.permute_heads > 0) t = permute_rotary_rows(t, p.permute_heads);

@@ -28,6 +28,9 @@ GgmlType gguf_tensor_type(GgufOutType out, const std::vector<int64_t>& shape);
 // `config` is the source config.json (head_dim stated, phi3's original context).
 GgufMetadata gguf_model_metadata(const Family& family, const ModelSpec& spec, const json& config,
                                  const std::string& name, GgufOutType out);
+// A deci layer with attention and no MLP is written with a zero FFN of width 1
+// (feed_forward_length 1): llama.cpp would drop the attention of a layer whose FFN length is 0.
+bool gguf_deci_zero_ffn(const LayerSpec& layer);
 // general.architecture of `spec` (bad_input for a family llama.cpp has no architecture for).
 std::string gguf_architecture(const Family& family, const ModelSpec& spec);
 

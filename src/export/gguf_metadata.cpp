@@ -76,6 +76,8 @@ GgufValue i32_array(const std::vector<int64_t>& v) {
 
 }  // namespace
 
+bool gguf_deci_zero_ffn(const LayerSpec& layer) { return layer.attn && !layer.mlp; }
+
 std::string gguf_architecture(const Family& family, const ModelSpec& spec) {
   const GgufArch& a = gguf_arch_for(family.name());  // refuses unsupported families first
   if (is_uniform(spec)) return a.arch;
@@ -112,7 +114,7 @@ GgufMetadata gguf_model_metadata(const Family& family, const ModelSpec& spec, co
   if (deci) {
     std::vector<int64_t> ff, heads, kv;
     for (const LayerSpec& L : spec.layers) {
-      ff.push_back(L.mlp ? L.mlp->intermediate_size : 0);
+      ff.push_back(L.mlp ? L.mlp->intermediate_size : gguf_deci_zero_ffn(L) ? 1 : 0);
       heads.push_back(L.attn ? L.attn->n_heads : 0);
       kv.push_back(L.attn ? L.attn->n_kv_heads : 0);
     }

@@ -12,6 +12,7 @@
 
 #include "arch/checkpoint_check.h"
 #include "export/gguf_export.h"
+#include "io/checkpoint.h"
 #include "io/gguf.h"
 #include "io/safetensors.h"
 #include "support/assets.h"
@@ -179,6 +180,78 @@ TEST(GgufExportErrors, BadInputIsOneLineAndWritesNothing) {
   o.type = "q4_0";
   msg = test::bad_input_message([&] { export_gguf(o); });
   EXPECT_NE(msg.find("q4_0"), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace llmprune
+
+namespace llmprune {
+namespace {
+
+// stories260K without the attention of layer 1 and the MLP of layer 3, as `prune depth`
+// writes it (config.json with an "llmprune" block).
+std::string depth_pruned_stories(const std::string& family_dir) {
+  const std::string src = test::asset("models/" + family_dir);
+  const std::string out = test::temp_dir("gguf-deci") + "/model";
+  json config = read_json_file(src + "/config.json");
+  json layers = json::array();
+  for (int l = 0; l < 5; ++l) {
+    json attn = {{"n_heads", 8}, {"n_kv_heads", 4}, {"head_dim", 8}};
+    json mlp = {{"intermediate_size", 172}};
+    layers.push_back(
+        {{"attn", l == 1 ? json(nullptr) : attn}, {"mlp", l == 3 ? json(nullptr) : mlp}});
+  }
+  config["llmprune"] = {{"layers", layers}};
+  TensorStore store = TensorStore::open(src);
+  NamedTensors kept;
+  for (const std::string& n : store.names()) {
+    if (n.rfind("model.layers.1.self_attn.", 0) == 0 ||
+        n == "model.layers.1.input_layernorm.weight")
+      continue;
+    if (n.rfind("model.layers.3.mlp.", 0) == 0 ||
+        n == "model.layers.3.post_attention_layernorm.weight")
+      continue;
+    kept.emplace_back(n, store.load(n));
+  }
+  SaveOptions so;
+  so.copy_tokenizer_from = src;
+  save_checkpoint(out, config, kept, so);
+  return out;
+}
+
+TEST(GgufDeci, DepthPrunedModelIsDeciWithPerLayerArrays) {
+  LLMPRUNE_REQUIRE_ASSET("models/stories260K-hf/config.json");
+  GgufExportOptions o;
+  o.model = depth_pruned_stories("stories260K-hf");
+  o.out = test::temp_dir("gguf-deci") + "/d.gguf";
+  export_gguf(o);
+  GgufFile g = GgufFile::open(o.out);
+  EXPECT_EQ(g.get("general.architecture").s, "deci");
+  auto ints = [&](const std::string& k) {
+    std::vector<int64_t> v;
+    for (const GgufValue& x : g.get(k).items) v.push_back(x.as_int(k));
+    return v;
+  };
+  EXPECT_EQ(ints("deci.attention.head_count"), (std::vector<int64_t>{8, 0, 8, 8, 8}));
+  EXPECT_EQ(ints("deci.attention.head_count_kv"), (std::vector<int64_t>{4, 0, 4, 4, 4}));
+  // Layer 3 keeps its attention: a zero FFN of width 1 (llama.cpp drops the attention of a
+  // layer whose FFN length is 0; docs/export.md).
+  EXPECT_EQ(ints("deci.feed_forward_length"), (std::vector<int64_t>{172, 172, 172, 1, 172}));
+  EXPECT_EQ(g.get("deci.attention.key_length").as_int("k"), 8);
+  EXPECT_EQ(g.get("deci.rope.dimension_count").as_int("r"), 8);
+  EXPECT_EQ(g.find_tensor("blk.1.attn_q.weight"), nullptr);
+  EXPECT_EQ(g.find_tensor("blk.1.attn_norm.weight"), nullptr);
+  const GgufTensorInfo& down = g.tensor("blk.3.ffn_down.weight");
+  EXPECT_EQ(down.shape(), (std::vector<int64_t>{64, 1}));
+  for (uint64_t i = 0; i < down.bytes; ++i) ASSERT_EQ(g.data(down)[i], 0) << i;
+  // Every tensor the uniform export has for the kept sub-blocks is byte-identical.
+  GgufFile ref = GgufFile::open(test::asset("gguf/stories260K-hf-f32.gguf"));
+  for (const GgufTensorInfo& t : ref.tensors()) {
+    const GgufTensorInfo* o2 = g.find_tensor(t.name);
+    if (t.name.rfind("blk.1.attn", 0) == 0 || t.name.rfind("blk.3.ffn", 0) == 0) continue;
+    ASSERT_NE(o2, nullptr) << t.name;
+    EXPECT_EQ(std::memcmp(g.data(*o2), ref.data(t), t.bytes), 0) << t.name;
+  }
 }
 
 }  // namespace
