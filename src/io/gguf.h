@@ -102,6 +102,9 @@ class MappedFile;
 class GgufFile {
  public:
   static GgufFile open(const std::string& path);
+  // The same parse over bytes in memory (the fuzz harness); `data` must outlive the result.
+  // `name` stands for the file in messages.
+  static GgufFile parse(const uint8_t* data, uint64_t size, const std::string& name);
 
   const std::string& path() const { return path_; }
   uint32_t version() const { return version_; }
@@ -119,7 +122,9 @@ class GgufFile {
 
  private:
   std::string path_;
-  std::shared_ptr<MappedFile> map_;
+  std::shared_ptr<MappedFile> map_;  // null for parse()
+  const uint8_t* base_ = nullptr;
+  uint64_t size_ = 0;
   uint32_t version_ = 0;
   uint64_t alignment_ = 32, data_offset_ = 0;
   GgufMetadata metadata_;

@@ -142,12 +142,19 @@ GgufValue read_value(Cursor& c, GgufType t, const std::string& key, int depth) {
 }  // namespace
 
 GgufFile GgufFile::open(const std::string& path) {
+  auto map = std::make_shared<MappedFile>(path);
+  GgufFile g = parse(map->data(), map->size(), path);
+  g.map_ = std::move(map);
+  return g;
+}
+
+GgufFile GgufFile::parse(const uint8_t* data, uint64_t size, const std::string& path) {
   GgufFile g;
   g.path_ = path;
-  g.map_ = std::make_shared<MappedFile>(path);
-  Cursor c(g.map_->data(), g.map_->size(), path);
-  if (g.map_->size() < 4 || std::memcmp(g.map_->data(), "GGUF", 4) != 0)
-    c.fail("not a GGUF file (no \"GGUF\" magic)");
+  g.base_ = data;
+  g.size_ = size;
+  Cursor c(data, size, g.path_);
+  if (size < 4 || std::memcmp(data, "GGUF", 4) != 0) c.fail("not a GGUF file (no \"GGUF\" magic)");
   c.get<uint32_t>("magic");
   g.version_ = c.get<uint32_t>("version");
   if (g.version_ != 2 && g.version_ != 3)
@@ -196,7 +203,6 @@ GgufFile GgufFile::open(const std::string& path) {
   }
   const uint64_t end = c.pos();
   g.data_offset_ = (end + g.alignment_ - 1) / g.alignment_ * g.alignment_;
-  const uint64_t size = g.map_->size();
   for (const GgufTensorInfo& t : g.tensors_) {
     const uint64_t avail = size >= g.data_offset_ ? size - g.data_offset_ : 0;
     if (t.offset > avail || t.bytes > avail - t.offset)
@@ -207,7 +213,7 @@ GgufFile GgufFile::open(const std::string& path) {
   return g;
 }
 
-uint64_t GgufFile::file_size() const { return map_->size(); }
+uint64_t GgufFile::file_size() const { return size_; }
 
 const GgufValue* GgufFile::find(const std::string& key) const {
   auto it = key_index_.find(key);
@@ -232,7 +238,7 @@ const GgufTensorInfo& GgufFile::tensor(const std::string& name) const {
 }
 
 const uint8_t* GgufFile::data(const GgufTensorInfo& t) const {
-  return map_->data() + data_offset_ + t.offset;
+  return base_ + data_offset_ + t.offset;
 }
 
 }  // namespace llmprune
