@@ -140,6 +140,11 @@ json export_gguf(const GgufExportOptions& o) {
   Timer timer;
   const GgufOutType out_type = parse_gguf_out_type(o.type);
   LLMPRUNE_CHECK(!o.out.empty(), "[gguf] --out is required");
+  {
+    const std::filesystem::path parent = std::filesystem::path(o.out).parent_path();
+    LLMPRUNE_CHECK(parent.empty() || is_directory(parent.string()), "[gguf] cannot write ", o.out,
+                   ": folder ", parent.string(), " does not exist");
+  }
   LLMPRUNE_CHECK(o.overwrite || !path_exists(o.out), "[gguf] ", o.out,
                  " already exists (pass --overwrite to replace it)");
   CheckpointConfig cc = read_checkpoint_config(o.model);

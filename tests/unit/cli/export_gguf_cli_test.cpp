@@ -99,5 +99,24 @@ TEST(ExportGgufCli, BadInputsExitTwoAndWriteNothing) {
     EXPECT_EQ(e.path().filename().string().find(".partial-"), std::string::npos) << e.path();
 }
 
+TEST(ExportGgufCli, PruneDepthExportWritesGgufBesideTheModel) {
+  LLMPRUNE_REQUIRE_ASSET("models/stories260K-hf/config.json");
+  const std::string dir = test::temp_dir("gguf-cli-prune");
+  const std::string plan = std::string(LLMPRUNE_SOURCE_DIR) +
+                           "/tests/golden/prune/plan_stories260K_drop_attn_1_mlp_3.json";
+  const std::string args = "prune depth --model " + test::asset("models/stories260K-hf") +
+                           " --plan " + plan + " --out " + dir + "/A --bundles-dir " + dir +
+                           "/B --no-pruned-ppl --export gguf:q8_0";
+  // A bad --export is refused before any work.
+  auto bad = test::run_llmprune(args + "x");
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_FALSE(path_exists(dir + "/A"));
+  auto r = test::run_llmprune(args + " --report " + dir + "/r.json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  GgufFile g = GgufFile::open(dir + "/A.gguf");
+  EXPECT_EQ(g.get("general.architecture").s, "deci");  // attention of layer 1 removed
+  EXPECT_EQ(read_json_file(dir + "/r.json")["gguf"]["type"], "q8_0");
+}
+
 }  // namespace
 }  // namespace llmprune
