@@ -29,8 +29,9 @@ torch::Tensor permute_rotary_rows(const torch::Tensor& t, int64_t n_head) {
   return t.reshape(split).transpose(1, 2).reshape(shape).contiguous();
 }
 
-// llama3 rope scaling as llama.cpp's converter writes it: one factor per frequency.
-torch::Tensor llama3_rope_factors(const RopeSpec& r, int64_t head_dim) {
+}  // namespace
+
+torch::Tensor gguf_llama3_rope_factors(const RopeSpec& r, int64_t head_dim) {
   const double old_ctx = static_cast<double>(r.original_max_position_embeddings);
   const double low_wavelen = old_ctx / r.low_freq_factor;
   const double high_wavelen = old_ctx / r.high_freq_factor;
@@ -50,6 +51,8 @@ torch::Tensor llama3_rope_factors(const RopeSpec& r, int64_t head_dim) {
   }
   return torch::tensor(f, torch::kFloat32);
 }
+
+namespace {
 
 std::vector<int64_t> reversed(const std::vector<int64_t>& v) { return {v.rbegin(), v.rend()}; }
 
@@ -180,7 +183,7 @@ json export_gguf(const GgufExportOptions& o) {
     const RopeSpec rope = spec.rope;
     const int64_t hd = ra->head_dim;
     plan.push_back(generated(kGgufRopeFreqs, GgmlType::kF32, {hd / 2},
-                             [rope, hd] { return llama3_rope_factors(rope, hd); }));
+                             [rope, hd] { return gguf_llama3_rope_factors(rope, hd); }));
   }
   const bool deci = arch == "deci";
   int64_t prev_layer = -1;

@@ -4,6 +4,8 @@
 // streamed one at a time into an atomically written file.
 #pragma once
 
+#include <torch/torch.h>
+
 #include <string>
 
 #include "arch/family.h"
@@ -33,6 +35,10 @@ GgufMetadata gguf_model_metadata(const Family& family, const ModelSpec& spec, co
 bool gguf_deci_zero_ffn(const LayerSpec& layer);
 // general.architecture of `spec` (bad_input for a family llama.cpp has no architecture for).
 std::string gguf_architecture(const Family& family, const ModelSpec& spec);
+
+// llama3 RoPE scaling as llama.cpp takes it: rope_freqs.weight, one divisor per frequency
+// (llama.cpp rotates by position x inv_freq[i] / factor[i]), as its converter computes them.
+torch::Tensor gguf_llama3_rope_factors(const RopeSpec& rope, int64_t head_dim);
 
 struct GgufExportOptions {
   std::string model;  // Hugging Face checkpoint folder
