@@ -9,6 +9,8 @@ Usage: make_seeds.py ASSETS_DIR OUT_DIR. Writes OUT_DIR/<harness>/<name> files:
                        its first 300 vocabulary entries and the merges among them (the real
                        normalizers, pre-tokenizers, decoders and post-processors kept)
   text_fuzz            the reference strings of every tokenizer and 2 KB slices of each text set
+  gguf_fuzz            each asset GGUF with its arrays cut to 8 items and every tensor shrunk
+                       to one row of one block (valid, small files with the real keys and types)
 """
 import glob
 import json
@@ -59,6 +61,54 @@ def small_tokenizer(j, keep=300):
     return j
 
 
+GGUF_SCALAR = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "B", 10: "Q", 11: "q",
+               12: "d"}
+GGUF_BLOCK = {0: (1, 4), 1: (1, 2), 8: (32, 34), 30: (1, 2)}
+
+
+def gguf_seed(path):
+    raw = open(path, "rb").read()
+    pos = [24]
+
+    def take(fmt):
+        v = struct.unpack_from("<" + fmt, raw, pos[0])
+        pos[0] += struct.calcsize("<" + fmt)
+        return v[0]
+
+    def value(t):
+        start = pos[0]
+        if t == 8:
+            pos[0] += 8 + take("Q")
+            return raw[start:pos[0]]
+        if t == 9:
+            et, n = take("I"), take("Q")
+            items = [value(et) for _ in range(n)][:8]
+            return struct.pack("<IQ", et, len(items)) + b"".join(items)
+        take(GGUF_SCALAR[t])
+        return raw[start:pos[0]]
+
+    n_tensors, n_kv = struct.unpack_from("<QQ", raw, 8)
+    kvs = []
+    for _ in range(n_kv):
+        key = value(8)
+        t = take("I")
+        kvs.append(key + struct.pack("<I", t) + value(t))
+    infos, offset = [], 0
+    for _ in range(n_tensors):
+        name = value(8)
+        n_dims = take("I")
+        for _ in range(n_dims):
+            take("Q")
+        t = take("I")
+        take("Q")
+        block, nbytes = GGUF_BLOCK[t]
+        infos.append(name + struct.pack("<IQIQ", 1, block, t, offset))
+        offset += (nbytes + 31) // 32 * 32
+    head = raw[:8] + struct.pack("<QQ", n_tensors, n_kv) + b"".join(kvs) + b"".join(infos)
+    head += b"\0" * (-len(head) % 32)
+    return head + b"\x01" * offset
+
+
 def main():
     assets, out = sys.argv[1], sys.argv[2]
     for p in sorted(glob.glob(os.path.join(assets, "models/*/model.safetensors"))):
@@ -71,6 +121,8 @@ def main():
         if len(raw) > 64 << 10:
             raw = json.dumps(small_tokenizer(json.loads(raw)), ensure_ascii=False).encode()
         put(out, "tokenizer_json_fuzz", name, raw)
+    for p in sorted(glob.glob(os.path.join(assets, "gguf/*.gguf"))):
+        put(out, "gguf_fuzz", os.path.basename(p), gguf_seed(p))
     k = 0
     for p in sorted(glob.glob(os.path.join(assets, "tokenizers/*/reference_ids.json"))):
         for case in json.load(open(p, encoding="utf-8"))[:200]:

@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MINUTES=${1:-1}
 SECS=${FUZZ_SECONDS:-$((MINUTES * 60))}
-HARNESSES=(${FUZZ_ONLY:-safetensors_fuzz config_fuzz tokenizer_json_fuzz text_fuzz})
+HARNESSES=(${FUZZ_ONLY:-safetensors_fuzz gguf_fuzz config_fuzz tokenizer_json_fuzz text_fuzz})
 B=${FUZZ_BUILD_DIR:-build-fuzz}
 ASSETS=${LLMPRUNE_ASSETS:-$(cd .. && pwd)/shared/assets}
 

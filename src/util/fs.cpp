@@ -153,6 +153,30 @@ void write_file_atomic(const std::string& path, const std::string& data) {
   }
 }
 
+void write_file_atomic_streamed(const std::string& path, bool overwrite,
+                                const std::function<void(const std::string& tmp)>& fill) {
+  std::error_code ec;
+  auto lst = fs::symlink_status(path, ec);
+  if (!ec && fs::exists(lst)) {
+    if (fs::is_directory(lst)) throw bad_input("cannot write ", path, ": is a directory");
+    if (!overwrite) throw bad_input(path, " already exists (pass --overwrite to replace it)");
+    if (!fs::is_regular_file(lst))
+      throw bad_input("cannot write ", path, ": not a regular file (refusing to replace it)");
+  }
+  remove_stale_litter(path, ".partial-");
+  std::string tmp = path + ".partial-" + pid_suffix();
+  try {
+    fill(tmp);
+    fsync_path(tmp, false, path);
+    if (::rename(tmp.c_str(), path.c_str()) != 0) throw write_error(path, std::strerror(errno));
+    fsync_path(parent_of(path), true, path);
+  } catch (...) {
+    std::error_code rec;
+    fs::remove(tmp, rec);
+    throw;
+  }
+}
+
 namespace {
 
 // Test hooks for the kill -9 test (tests/unit/util/fs_atomic_test.cpp), read on every call

@@ -20,6 +20,13 @@ std::string read_file(const std::string& path);
 // permissions) are environment errors (exit 1) naming `path` and the reason.
 void write_file_atomic(const std::string& path, const std::string& data);
 
+// Write the file `path` atomically when its content is streamed: `fill` writes into
+// "<path>.partial-<pid>"; it is fsynced and renamed onto `path` (an existing file only when
+// `overwrite`, else bad_input before `fill` runs), then the folder is fsynced. On an
+// exception the temporary file is removed and the exception propagates.
+void write_file_atomic_streamed(const std::string& path, bool overwrite,
+                                const std::function<void(const std::string& tmp)>& fill);
+
 // Create or replace the folder `final_dir` atomically: `fill` writes into a fresh
 // "<final_dir>.partial-<pid>"; every file and folder there is fsynced, then it takes the
 // place of `final_dir` (an existing one only when `overwrite`): with one

@@ -7,6 +7,7 @@
 #include "arch/checkpoint_check.h"
 #include "arch/registry.h"
 #include "command.h"
+#include "inspect_gguf.h"
 #include "io/safetensors.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -79,6 +80,7 @@ std::string human_count(int64_t n) {
 }
 
 void run_inspect(const InspectOptions& o) {
+  if (is_gguf_path(o.model)) return inspect_gguf(o.model, o.report);
   CheckpointConfig cc = read_checkpoint_config(o.model);
   TensorStore store = open_checkpoint_tensors(cc);
   const Family& family = *cc.family;
@@ -198,6 +200,7 @@ LLMPRUNE_COMMAND("", 20) {
       "Validates the checkpoint as 'eval' and 'generate' would (tensor set and every shape\n"
       "against the config) and scans weights for NaN/Inf; prints the first inconsistency and\n"
       "exits 2 when the checkpoint would not load.\n\n"
+      "Given a .gguf file instead of a folder, prints its metadata and tensor types.\n\n"
       "Example:\n  llmprune inspect --model ../shared/assets/models/stories260K-hf "
       "--report inspect.json");
   add_model_option(cmd, o->model);

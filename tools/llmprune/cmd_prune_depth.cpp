@@ -1,9 +1,13 @@
 // `llmprune prune depth`: remove whole layers or attention / MLP sub-blocks chosen on
 // calibration text, keep what was removed as restorable bundles (src/prune/depth_job.h).
+#include <optional>
+
 #include "command.h"
+#include "export/gguf_export.h"
 #include "prune/depth_job.h"
 #include "runtime.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 namespace llmprune::cli {
 namespace {
@@ -14,7 +18,30 @@ struct PruneDepthCli {
   std::string report;
   int64_t n_drop = -1;
   std::string split_policy = "half";
+  std::string export_spec;  // --export gguf[:TYPE]
 };
+
+// --export gguf[:f32|f16|bf16|q8_0]: the GGUF file beside the pruned folder ("<out>.gguf"),
+// checked before the (long) pruning run.
+std::optional<GgufExportOptions> gguf_export_options(const PruneDepthCli& o) {
+  if (o.export_spec.empty()) return std::nullopt;
+  const size_t colon = o.export_spec.find(':');
+  const std::string format = o.export_spec.substr(0, colon);
+  LLMPRUNE_CHECK(format == "gguf", "--export: unknown format '", format,
+                 "' (expected gguf or gguf:TYPE)");
+  GgufExportOptions g;
+  g.type = colon == std::string::npos ? "f32" : o.export_spec.substr(colon + 1);
+  parse_gguf_out_type(g.type);
+  LLMPRUNE_CHECK(!o.job.dry_run && !o.job.out.empty(), "--export needs --out (and no --dry-run)");
+  std::string out = o.job.out;
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  g.model = out;
+  g.out = out + ".gguf";
+  g.overwrite = o.job.overwrite;
+  LLMPRUNE_CHECK(g.overwrite || !path_exists(g.out), g.out,
+                 " already exists (pass --overwrite to replace it)");
+  return g;
+}
 
 }  // namespace
 
@@ -100,6 +127,9 @@ LLMPRUNE_COMMAND("prune", 10) {
   cmd->add_option("--save-plan", o->job.save_plan, "also write the plan (JSON) to FILE");
   cmd->add_flag("--dry-run", o->job.dry_run, "print (and --save-plan) the plan; write no model");
   cmd->add_flag("--overwrite", o->job.overwrite, "replace existing output folders");
+  cmd->add_option("--export", o->export_spec,
+                  "also write the pruned model as GGUF beside --out (OUT.gguf): gguf or "
+                  "gguf:f32|f16|bf16|q8_0 (see `llmprune export`)");
   cmd->add_flag("!--no-pruned-ppl", o->job.pruned_ppl,
                 "skip the calibration perplexity of the pruned model (saves one calibration pass)");
   add_runtime_options(cmd, o->runtime);
@@ -113,7 +143,10 @@ LLMPRUNE_COMMAND("prune", 10) {
     o->job.request.n_drop = o->n_drop;
     o->job.load = load_options(o->runtime);
     o->job.command_line = command_line();
-    write_report(o->report, run_depth_job(o->job));
+    const std::optional<GgufExportOptions> gguf = gguf_export_options(*o);
+    json report = run_depth_job(o->job);
+    if (gguf) report["gguf"] = export_gguf(*gguf);
+    write_report(o->report, report);
   });
 }
 
