@@ -218,8 +218,11 @@ void replace_existing(const std::string& tmp, const std::string& final_dir) {
 
 }  // namespace
 
-void write_dir_atomic(const std::string& final_dir, bool overwrite,
+void write_dir_atomic(const std::string& final_dir_arg, bool overwrite,
                       const std::function<void(const std::string& tmp_dir)>& fill) {
+  // "out/" names the folder "out": its siblings .partial-PID / .old-PID sit beside it.
+  std::string final_dir = final_dir_arg;
+  while (final_dir.size() > 1 && final_dir.back() == '/') final_dir.pop_back();
   remove_stale_litter(final_dir, ".old-");
   remove_stale_litter(final_dir, ".partial-");
   std::error_code ec;

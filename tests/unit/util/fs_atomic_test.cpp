@@ -192,3 +192,16 @@ TEST(FsAtomic, DiskFullNamesTheFile) {
 
 }  // namespace
 }  // namespace llmprune
+
+namespace llmprune {
+// "out/" is the folder "out": written, then replaced with --overwrite, with nothing left
+// beside it (it once made "out/.partial-PID" inside a folder it then tried to move aside).
+TEST(FsAtomic, TrailingSlashNamesTheSameFolder) {
+  const std::string root = test::temp_dir("atomic_slash");
+  write_generation(root + "/out/", 1, false);
+  EXPECT_EQ(complete_generation(root + "/out"), 1);
+  write_generation(root + "/out//", 2, true);
+  EXPECT_EQ(complete_generation(root + "/out"), 2);
+  EXPECT_EQ(listing(root), std::vector<std::string>{"out"});
+}
+}  // namespace llmprune
