@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start: set up, build, and run the main job (inspect -> perplexity -> depth pruning ->
-# perplexity of the pruned model -> restore -> generation) on a built-in default: the real stories260K model when ../shared/assets is beside the repo,
-# else a synthetic Llama-layout checkpoint made on the spot.
+# perplexity of the pruned model -> restore -> GGUF export -> width pruning with perplexity
+# before and after -> generation) on a built-in default: the real stories260K model when
+# ../shared/assets is beside the repo, else a synthetic Llama-layout checkpoint made on the spot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -31,6 +32,12 @@ fi
 "$BIN" eval --model "$OUT/A" --dataset "$DATASET" --seq-len "$SEQ" --report "$OUT/eval_pruned.json"
 "$BIN" restore --model "$OUT/A" --bundle "$OUT/bundles/B" --bundle "$OUT/bundles/C" \
   --out "$OUT/full" --overwrite --report "$OUT/restore.json"
+"$BIN" export --model "$OUT/A" --format gguf --out "$OUT/A.gguf" --overwrite \
+  --report "$OUT/export.json"
+"$BIN" prune width --model "$MODEL" --ratio 0.2 --importance taylor --selection global \
+  "${CALIB[@]}" --out "$OUT/W" --overwrite --eval "$DATASET" --eval-seq-len "$SEQ" \
+  --report "$OUT/prune_width.json"
 "$BIN" generate --model "$OUT/A" --prompt "Once upon a time" --max-new-tokens 40 \
   --report "$OUT/generate.json"
-echo "demo: reports in $OUT/, pruned model in $OUT/A (plots: $OUT/A/analysis/*.svg)" >&2
+echo "demo: reports in $OUT/; depth-pruned model $OUT/A (+ $OUT/A.gguf for llama.cpp)," \
+  "width-pruned model $OUT/W (plots: $OUT/A/analysis/*.svg, $OUT/W/analysis/*.svg)" >&2
