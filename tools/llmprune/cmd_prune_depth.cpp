@@ -106,17 +106,7 @@ LLMPRUNE_COMMAND("prune", 10) {
   split->add_option("--split-ratio", o->job.request.split_ratio,
                     "fraction of the removed units that goes to bundle B (with --split-policy "
                     "ratio)");
-  auto* calib = cmd->add_option_group("Calibration");
-  calib->add_option("-d,--dataset", o->job.calib.dataset, "c4, wikitext2, ptb or a file path")
-      ->capture_default_str();
-  calib->add_option("--data-dir", o->job.calib.data_dir, "folder holding wikitext2/, ptb/, c4/");
-  calib->add_option("--nsamples", o->job.calib.nsamples, "calibration windows")
-      ->capture_default_str();
-  calib->add_option("--seqlen", o->job.calib.seqlen, "tokens per window")->capture_default_str();
-  calib->add_option("--batch-size", o->job.calib.batch_size, "windows per forward pass")
-      ->capture_default_str();
-  calib->add_option("--max-batches", o->job.calib.max_batches, "at most this many batches")
-      ->capture_default_str();
+  add_calibration_options(cmd, o->job.calib);
   cmd->add_option("--stream", o->job.stream,
                   "auto | on | off: run calibration one layer at a time from the mapped "
                   "checkpoint (auto: when the model would not fit in half the free memory)")

@@ -126,17 +126,7 @@ LLMPRUNE_COMMAND("prune", 20) {
   h->add_option("--epsilon", o->job.request.epsilon,
                 "remove a sub-block whole when it keeps less than this fraction of its groups")
       ->capture_default_str();
-  auto* calib = cmd->add_option_group("Calibration");
-  calib->add_option("-d,--dataset", o->job.calib.dataset, "c4, wikitext2, ptb or a file path")
-      ->capture_default_str();
-  calib->add_option("--data-dir", o->job.calib.data_dir, "folder holding wikitext2/, ptb/, c4/");
-  calib->add_option("--nsamples", o->job.calib.nsamples, "calibration windows")
-      ->capture_default_str();
-  calib->add_option("--seqlen", o->job.calib.seqlen, "tokens per window")->capture_default_str();
-  calib->add_option("--batch-size", o->job.calib.batch_size, "windows per forward pass")
-      ->capture_default_str();
-  calib->add_option("--max-batches", o->job.calib.max_batches, "at most this many batches")
-      ->capture_default_str();
+  add_calibration_options(cmd, o->job.calib);
   auto* ev = cmd->add_option_group("Evaluation");
   ev->add_option("--eval", o->job.eval_dataset,
                  "perplexity before and after on wikitext2, ptb, c4 or a file (eval's protocol)");

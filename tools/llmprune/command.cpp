@@ -20,6 +20,18 @@ void add_model_option(CLI::App* cmd, std::string& dir) {
       ->required();
 }
 
+void add_calibration_options(CLI::App* cmd, CalibOptions& c) {
+  auto* g = cmd->add_option_group("Calibration");
+  g->add_option("-d,--dataset", c.dataset, "c4, wikitext2, ptb or a file path")
+      ->capture_default_str();
+  g->add_option("--data-dir", c.data_dir, "folder holding wikitext2/, ptb/, c4/");
+  g->add_option("--nsamples", c.nsamples, "calibration windows")->capture_default_str();
+  g->add_option("--seqlen", c.seqlen, "tokens per window")->capture_default_str();
+  g->add_option("--batch-size", c.batch_size, "windows per forward pass")->capture_default_str();
+  g->add_option("--max-batches", c.max_batches, "at most this many batches")
+      ->capture_default_str();
+}
+
 void add_runtime_options(CLI::App* cmd, RuntimeOptions& opts, bool with_dtype) {
   cmd->add_option("--device", opts.device, "cpu, cuda or cuda:N")
       ->capture_default_str()

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "calib/calib_data.h"
 #include "util/json.h"
 
 namespace llmprune::cli {
@@ -37,6 +38,9 @@ struct RuntimeOptions {
 void add_model_option(CLI::App* cmd, std::string& dir);
 // --device, --dtype (unless with_dtype is false), --threads, --seed.
 void add_runtime_options(CLI::App* cmd, RuntimeOptions& opts, bool with_dtype = true);
+// The "Calibration" option group: --dataset, --data-dir, --nsamples, --seqlen, --batch-size,
+// --max-batches (the seed comes from --seed).
+void add_calibration_options(CLI::App* cmd, CalibOptions& calib);
 // --report FILE: machine-readable JSON report of the run.
 void add_report_option(CLI::App* cmd, std::string& path);
 // The command line as typed (for manifests), recorded by main.

@@ -28,14 +28,6 @@ std::string calib(const Fixture& f) {
   return " --dataset " + f.text + " --nsamples 4 --seqlen 32 --batch-size 2";
 }
 
-void expect_bad_input(const test::CommandResult& r, const std::string& needle) {
-  EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
-  int errors = 0;
-  std::istringstream lines(r.err);
-  for (std::string l; std::getline(lines, l);) errors += l.rfind("error: ", 0) == 0;
-  EXPECT_EQ(errors, 1) << "exactly one error line: " << r.err;
-}
 
 }  // namespace
 
@@ -96,18 +88,18 @@ TEST(CliDepth, BadInputTable) {
   Fixture f = fixture("cli_depth_bad");
   const std::string outs = " --out " + f.root + "/A --bundles-dir " + f.root + "/BUNDLES";
   const std::string m = "prune depth --model " + f.model + calib(f);
-  expect_bad_input(
+  test::expect_bad_input(
       test::run_llmprune(m + " --method block-influence --n-drop 4 --no-keep-last-layer" + outs),
       "leaves no layer");
-  expect_bad_input(test::run_llmprune(m + " --method angular --n-drop 3 --keep-first-layer" + outs),
+  test::expect_bad_input(test::run_llmprune(m + " --method angular --n-drop 3 --keep-first-layer" + outs),
                    "larger than the 2 removable layers");
-  expect_bad_input(test::run_llmprune(m + " --method shortest" + outs),
+  test::expect_bad_input(test::run_llmprune(m + " --method shortest" + outs),
                    "unknown depth method 'shortest'");
   write_file_atomic(f.root + "/short.txt", "only forty-odd bytes of calibration text");
-  expect_bad_input(test::run_llmprune("prune depth --model " + f.model + " --dataset " + f.root +
+  test::expect_bad_input(test::run_llmprune("prune depth --model " + f.model + " --dataset " + f.root +
                                       "/short.txt --seqlen 64 --nsamples 2" + outs + " --n-drop 1"),
                    "needs at least 64");
-  expect_bad_input(
+  test::expect_bad_input(
       test::run_llmprune(m + " --n-drop 1 --out " + f.model + "/A --bundles-dir " + f.root + "/B"),
       "inside (or contains) the source model folder");
   EXPECT_FALSE(fs::exists(f.root + "/A"));
@@ -120,7 +112,7 @@ TEST(CliDepth, BadInputTable) {
                                f.root + "/OA --bundles-dir " + f.root + "/OB")
                 .exit_code,
             0);
-  expect_bad_input(test::run_llmprune("restore --model " + f.root + "/A --bundle " + f.root +
+  test::expect_bad_input(test::run_llmprune("restore --model " + f.root + "/A --bundle " + f.root +
                                       "/OB/B --out " + f.root + "/R"),
                    "made from another model");
   EXPECT_FALSE(fs::exists(f.root + "/R"));

@@ -143,17 +143,6 @@ TEST(WidthJob, UniformShapeWritesAStockConfig) {
   EXPECT_LT(slice_vs_mask(src, root + "/out"), 1e-5);
 }
 
-namespace {
-void expect_bad_input(const test::CommandResult& r, const std::string& needle) {
-  EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
-  int errors = 0;
-  std::istringstream lines(r.err);
-  for (std::string l; std::getline(lines, l);) errors += l.rfind("error: ", 0) == 0;
-  EXPECT_EQ(errors, 1) << r.err;
-}
-}  // namespace
-
 TEST(CliWidth, WritesModelAnalysisAndReport) {
   const std::string root = test::temp_dir("cli_width_ok");
   const std::string src = make_model(root, {"llama", 8, 2});
@@ -181,17 +170,17 @@ TEST(CliWidth, BadInputTable) {
   const std::string base = "prune width --model " + src + " --dataset " +
                            test::calibration_text(root, 2000) +
                            " --nsamples 2 --seqlen 16 --out " + root + "/out ";
-  expect_bad_input(test::run_llmprune(base + "--ratio 0"), "--ratio must be in (0, 1), got 0");
-  expect_bad_input(test::run_llmprune(base + "--ratio 1.5"), "--ratio must be in (0, 1)");
-  expect_bad_input(test::run_llmprune(base + "--ratio 0.99"), "unattainable under the constraints: at most");
-  expect_bad_input(test::run_llmprune(base + "--freeze-first-n-layers 2 --freeze-last-n-layers 2"),
+  test::expect_bad_input(test::run_llmprune(base + "--ratio 0"), "--ratio must be in (0, 1), got 0");
+  test::expect_bad_input(test::run_llmprune(base + "--ratio 1.5"), "--ratio must be in (0, 1)");
+  test::expect_bad_input(test::run_llmprune(base + "--ratio 0.99"), "unattainable under the constraints: at most");
+  test::expect_bad_input(test::run_llmprune(base + "--freeze-first-n-layers 2 --freeze-last-n-layers 2"),
                    "every layer is frozen");
-  expect_bad_input(test::run_llmprune(base + "--round-to 100"), "--round-to 100 is larger than layer 0's MLP width 48");
-  expect_bad_input(test::run_llmprune(base + "--importance fisher"), "--importance must be");
-  expect_bad_input(test::run_llmprune(base + "--selection best"), "--selection must be");
-  expect_bad_input(test::run_llmprune(base + "--unit head"), "--unit must be");
-  expect_bad_input(test::run_llmprune(base + "--attn-layers 3-1 --selection uniform"), "--attn-layers must be A-B");
-  expect_bad_input(test::run_llmprune(base + "--prune-hidden --freeze-last-n-layers 1"),
+  test::expect_bad_input(test::run_llmprune(base + "--round-to 100"), "--round-to 100 is larger than layer 0's MLP width 48");
+  test::expect_bad_input(test::run_llmprune(base + "--importance fisher"), "--importance must be");
+  test::expect_bad_input(test::run_llmprune(base + "--selection best"), "--selection must be");
+  test::expect_bad_input(test::run_llmprune(base + "--unit head"), "--unit must be");
+  test::expect_bad_input(test::run_llmprune(base + "--attn-layers 3-1 --selection uniform"), "--attn-layers must be A-B");
+  test::expect_bad_input(test::run_llmprune(base + "--prune-hidden --freeze-last-n-layers 1"),
                    "--prune-hidden changes every layer");
   EXPECT_FALSE(fs::exists(root + "/out"));
   for (const auto& e : fs::directory_iterator(root))
