@@ -310,7 +310,16 @@ PrunePlan plan_width(const ModelSpec& spec, const std::vector<SetScores>& scores
       if (++taken[i] < chains[i].steps.size()) heads.push({ratio(chains[i], taken[i]), i});
     }
     LLMPRUNE_ASSERT(out.removed >= out.target, "knapsack ran out of steps after the check");
+    for (size_t i = 0; i < chains.size(); ++i)
+      if (!chains[i].steps.empty() && taken[i] == chains[i].steps.size())
+        out.bounds.push_back(
+            (chains[i].layers.size() > 1 ? std::string("every layer")
+                                         : "layer " + std::to_string(chains[i].layers.front())) +
+            " " + group_kind_name(chains[i].kind) + ": kept the minimum");
   }
+  if (r.freeze_first > 0 || r.freeze_last > 0)
+    out.bounds.push_back("frozen: layers 0.." + std::to_string(r.freeze_first - 1) + " and the last " +
+                         std::to_string(r.freeze_last));
 
   // Hidden channels: the same fraction of the residual width, lowest scores first.
   const SetScores* hid = nullptr;
