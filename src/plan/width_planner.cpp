@@ -318,8 +318,8 @@ PrunePlan plan_width(const ModelSpec& spec, const std::vector<SetScores>& scores
             " " + group_kind_name(chains[i].kind) + ": kept the minimum");
   }
   if (r.freeze_first > 0 || r.freeze_last > 0)
-    out.bounds.push_back("frozen: layers 0.." + std::to_string(r.freeze_first - 1) + " and the last " +
-                         std::to_string(r.freeze_last));
+    out.bounds.push_back("frozen: the first " + std::to_string(r.freeze_first) + " and the last " +
+                         std::to_string(r.freeze_last) + " layers");
 
   // Hidden channels: the same fraction of the residual width, lowest scores first.
   const SetScores* hid = nullptr;
