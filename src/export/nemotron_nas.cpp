@@ -23,7 +23,8 @@ double nemotron_ffn_mult_for(int64_t intermediate_size, int64_t hidden_size) {
 json nemotron_nas_config(const json& patched, const ModelSpec& spec, const std::string& where) {
   const std::string prefix = "[nemotron-nas] " + where + ": ";
   LLMPRUNE_CHECK(spec.family == "llama" || spec.family == "mistral", prefix, "family ", spec.family,
-                 " is not a Llama architecture (DeciLM is): use --format gguf or hf");
+                 " is not a Llama architecture: nemotron-nas (DeciLM) expresses llama and "
+                 "mistral models only");
   const AttentionSpec* ref = nullptr;  // the first layer with attention sets the global shape
   int64_t ref_layer = -1;
   for (int64_t i = 0; i < spec.n_layers() && !ref; ++i)

@@ -184,5 +184,26 @@ TEST(ExportHfCli, ExistingOutputIsLeftAlone) {
     EXPECT_EQ(e.path().filename().string().find(".partial-"), std::string::npos) << e.path();
 }
 
+TEST(ExportHfCli, FamiliesTheFormatsCannotExpress) {
+  const std::string dir = test::temp_dir("hf-cli-opt");
+  auto m = test::run_llmprune("make-test-model --family opt --out " + dir +
+                              "/opt --layers 2 --hidden 64 --heads 4 --intermediate 96 "
+                              "--byte-tokenizer");
+  ASSERT_EQ(m.exit_code, 0) << m.err;
+  expect_one_error_line(
+      test::run_llmprune("export --model " + dir + "/opt --format gguf --out " + dir + "/o.gguf"),
+      "unsupported family opt: llama.cpp has no GGUF architecture");
+  EXPECT_FALSE(path_exists(dir + "/o.gguf"));
+  expect_one_error_line(test::run_llmprune("export --model " + dir +
+                                           "/opt --format nemotron-nas --out " + dir + "/o"),
+                        "family opt is not a Llama architecture");
+  EXPECT_FALSE(path_exists(dir + "/o"));
+  // A uniform OPT model is a stock Hugging Face folder.
+  EXPECT_EQ(test::run_llmprune("export --model " + dir + "/opt --format hf --out " + dir + "/o")
+                .exit_code,
+            0);
+  EXPECT_EQ(read_json_file(dir + "/o/config.json")["model_type"], "opt");
+}
+
 }  // namespace
 }  // namespace llmprune
