@@ -245,4 +245,26 @@ json export_gguf(const GgufExportOptions& o) {
   return report;
 }
 
+std::optional<GgufExportOptions> gguf_export_beside(const std::string& spec,
+                                                    const std::string& out_dir, bool dry_run,
+                                                    bool overwrite) {
+  if (spec.empty()) return std::nullopt;
+  const size_t colon = spec.find(':');
+  const std::string format = spec.substr(0, colon);
+  LLMPRUNE_CHECK(format == "gguf", "--export: unknown format '", format,
+                 "' (expected gguf or gguf:TYPE)");
+  GgufExportOptions g;
+  g.type = colon == std::string::npos ? "f32" : spec.substr(colon + 1);
+  parse_gguf_out_type(g.type);
+  LLMPRUNE_CHECK(!dry_run && !out_dir.empty(), "--export needs --out (and no --dry-run)");
+  std::string out = out_dir;
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  g.model = out;
+  g.out = out + ".gguf";
+  g.overwrite = overwrite;
+  LLMPRUNE_CHECK(g.overwrite || !path_exists(g.out), g.out,
+                 " already exists (pass --overwrite to replace it)");
+  return g;
+}
+
 }  // namespace llmprune

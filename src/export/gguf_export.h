@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include <optional>
 #include <string>
 
 #include "arch/family.h"
@@ -50,5 +51,13 @@ struct GgufExportOptions {
 
 // Export; returns the JSON report (file, architecture, tensor types, bytes, fallbacks).
 json export_gguf(const GgufExportOptions& opts);
+
+// `prune depth|width ... --export gguf[:f32|f16|bf16|q8_0]`: the export of the pruned folder
+// `out_dir` to "<out_dir>.gguf" beside it (nullopt for an empty spec). Checked before the
+// (long) pruning run: bad_input for another format or type, --dry-run or no --out, and an
+// existing file without overwrite.
+std::optional<GgufExportOptions> gguf_export_beside(const std::string& spec,
+                                                    const std::string& out_dir, bool dry_run,
+                                                    bool overwrite);
 
 }  // namespace llmprune

@@ -21,27 +21,6 @@ struct PruneDepthCli {
   std::string export_spec;  // --export gguf[:TYPE]
 };
 
-// --export gguf[:f32|f16|bf16|q8_0]: the GGUF file beside the pruned folder ("<out>.gguf"),
-// checked before the (long) pruning run.
-std::optional<GgufExportOptions> gguf_export_options(const PruneDepthCli& o) {
-  if (o.export_spec.empty()) return std::nullopt;
-  const size_t colon = o.export_spec.find(':');
-  const std::string format = o.export_spec.substr(0, colon);
-  LLMPRUNE_CHECK(format == "gguf", "--export: unknown format '", format,
-                 "' (expected gguf or gguf:TYPE)");
-  GgufExportOptions g;
-  g.type = colon == std::string::npos ? "f32" : o.export_spec.substr(colon + 1);
-  parse_gguf_out_type(g.type);
-  LLMPRUNE_CHECK(!o.job.dry_run && !o.job.out.empty(), "--export needs --out (and no --dry-run)");
-  std::string out = o.job.out;
-  while (out.size() > 1 && out.back() == '/') out.pop_back();
-  g.model = out;
-  g.out = out + ".gguf";
-  g.overwrite = o.job.overwrite;
-  LLMPRUNE_CHECK(g.overwrite || !path_exists(g.out), g.out,
-                 " already exists (pass --overwrite to replace it)");
-  return g;
-}
 
 }  // namespace
 
@@ -133,7 +112,8 @@ LLMPRUNE_COMMAND("prune", 10) {
     o->job.request.n_drop = o->n_drop;
     o->job.load = load_options(o->runtime);
     o->job.command_line = command_line();
-    const std::optional<GgufExportOptions> gguf = gguf_export_options(*o);
+    const std::optional<GgufExportOptions> gguf =
+        gguf_export_beside(o->export_spec, o->job.out, o->job.dry_run, o->job.overwrite);
     json report = run_depth_job(o->job);
     if (gguf) report["gguf"] = export_gguf(*gguf);
     write_report(o->report, report);

@@ -2,6 +2,7 @@
 // importance score and a selection rule; write a loadable, self-consistent model
 // (src/prune/width_job.h).
 #include "command.h"
+#include "export/gguf_export.h"
 #include "prune/width_job.h"
 #include "runtime.h"
 #include "util/error.h"
@@ -14,6 +15,7 @@ struct PruneWidthCli {
   RuntimeOptions runtime;
   std::string report, aggregate = "sum", targets = "all";
   std::string attn_layers, mlp_layers;
+  std::string export_spec;  // --export gguf[:TYPE]
 };
 
 // "A-B" (inclusive) -> first, last; "" leaves both at -1 (every layer).
@@ -143,6 +145,9 @@ LLMPRUNE_COMMAND("prune", 20) {
   cmd->add_option("--save-plan", o->job.save_plan, "also write the plan (JSON) to FILE");
   cmd->add_flag("--dry-run", o->job.dry_run, "print (and --save-plan) the plan; write no model");
   cmd->add_flag("--overwrite", o->job.overwrite, "replace an existing output folder");
+  cmd->add_option("--export", o->export_spec,
+                  "also write the pruned model as GGUF beside --out (OUT.gguf; per-layer shapes "
+                  "as llama.cpp's deci): gguf or gguf:f32|f16|bf16|q8_0 (see `llmprune export`)");
   add_runtime_options(cmd, o->runtime);
   add_report_option(cmd, o->report);
   cmd->callback([o] {
@@ -159,7 +164,11 @@ LLMPRUNE_COMMAND("prune", 20) {
     o->job.calib.seed = o->runtime.seed;
     o->job.load = load_options(o->runtime);
     o->job.command_line = command_line();
-    write_report(o->report, run_width_job(o->job));
+    const std::optional<GgufExportOptions> gguf =
+        gguf_export_beside(o->export_spec, o->job.out, o->job.dry_run, o->job.overwrite);
+    json report = run_width_job(o->job);
+    if (gguf) report["gguf"] = export_gguf(*gguf);
+    write_report(o->report, report);
   });
 }
 
