@@ -14,19 +14,6 @@ torch::Tensor LinearImpl::forward(const torch::Tensor& x) const {
   return torch::nn::functional::linear(x, weight, bias);
 }
 
-RmsNormImpl::RmsNormImpl(int64_t dim, double eps_, const torch::TensorOptions& opts) : eps(eps_) {
-  weight = register_parameter("weight", torch::empty({dim}, opts), false);
-}
-
-torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) const {
-  // transformers' LlamaRMSNorm: statistics in fp32 whatever the compute dtype (fp64 stays
-  // fp64: gradient checks run the model in double).
-  torch::Tensor h = x.scalar_type() == torch::kFloat64 ? x : x.to(torch::kFloat32);
-  torch::Tensor var = h.pow(2).mean(-1, /*keepdim=*/true);
-  h = h * torch::rsqrt(var + eps);
-  return weight * h.to(x.scalar_type());
-}
-
 NormImpl::NormImpl(int64_t dim, NormKind kind_, bool affine, double eps_,
                    const torch::TensorOptions& opts)
     : kind(kind_), eps(eps_) {
@@ -42,7 +29,7 @@ torch::Tensor NormImpl::forward(const torch::Tensor& x) const {
   // Statistics in fp32 whatever the compute dtype (fp64 stays fp64: gradient checks).
   const auto f32 = x.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
   if (kind == NormKind::kRms) {
-    // Same operations as RmsNormImpl, so llama-like models keep their bits.
+    // transformers' LlamaRMSNorm, operation for operation (llama-like models keep their bits).
     torch::Tensor h = x.to(f32);
     torch::Tensor var = h.pow(2).mean(-1, /*keepdim=*/true);
     h = h * torch::rsqrt(var + eps);

@@ -18,18 +18,9 @@ class LinearImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Linear);
 
-// RMSNorm as transformers computes it: in fp32, then weight * x.to(input dtype).
-class RmsNormImpl : public torch::nn::Module {
- public:
-  RmsNormImpl(int64_t dim, double eps, const torch::TensorOptions& opts);
-  torch::Tensor forward(const torch::Tensor& x) const;
-  torch::Tensor weight;
-  double eps;
-};
-TORCH_MODULE(RmsNorm);
-
-// The norm of a ModelSpec: RMSNorm as above, or LayerNorm (mean-centred, weight and bias;
-// OPT) computed in fp32 like RMSNorm. `affine` false: no parameters (weight 1, bias 0).
+// The norm of a ModelSpec: RMSNorm as transformers computes it (statistics in fp32, fp64
+// stays fp64; then weight * x.to(input dtype)), or LayerNorm (mean-centred, weight and bias;
+// OPT) computed in fp32 likewise. `affine` false: no parameters (weight 1, bias 0).
 class NormImpl : public torch::nn::Module {
  public:
   NormImpl(int64_t dim, NormKind kind, bool affine, double eps, const torch::TensorOptions& opts);
