@@ -84,6 +84,11 @@ std::string gguf_tensor_name(const TensorInfo& t) {
     case TensorRole::kDown:
       base = "ffn_down";
       break;
+    case TensorRole::kPositions:
+    case TensorRole::kProjIn:
+    case TensorRole::kProjOut:  // OPT only: refused before any tensor is named
+      throw bad_input("[gguf] tensor ", t.name, " (", role_name(t.role),
+                      ") has no GGUF name: llama.cpp has no architecture for it");
   }
   std::string name = t.layer >= 0 ? "blk." + std::to_string(t.layer) + "." + base : base;
   return name + (t.is_bias ? ".bias" : ".weight");

@@ -50,8 +50,9 @@ TEST(ExportGgufCli, EveryFamilyAndTypeWritesALoadableFile) {
       const json rep = read_json_file(report);
       EXPECT_EQ(rep["tensors"].get<size_t>(), g.tensors().size());
       // Hidden 64 and intermediate 96 are multiples of 32: every matrix is quantized.
-      if (std::string(type) == "q8_0")
+      if (std::string(type) == "q8_0") {
         EXPECT_EQ(ggml_type_name(g.tensor("blk.1.ffn_down.weight").type), std::string("Q8_0"));
+      }
       auto insp = test::run_llmprune("inspect --model " + out);
       EXPECT_EQ(insp.exit_code, 0) << insp.err;
       EXPECT_NE(insp.out.find("GGUF v3"), std::string::npos) << insp.out;
