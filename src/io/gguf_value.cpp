@@ -209,7 +209,7 @@ bool GgufValue::operator==(const GgufValue& o) const {
 json GgufValue::to_json(size_t max_items) const {
   switch (type) {
     case GgufType::kString:
-      return s;
+      return utf8_for_json(s);
     case GgufType::kBool:
       return u != 0;
     case GgufType::kF32:

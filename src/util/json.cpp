@@ -70,6 +70,11 @@ void write_json_file(const std::string& path, const json& j) {
   write_file_atomic(path, j.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
 }
 
+std::string utf8_for_json(const std::string& s) {
+  return json::parse(json(s).dump(-1, ' ', false, json::error_handler_t::replace))
+      .get<std::string>();
+}
+
 std::string json_excerpt(const json& v) {
   std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
   constexpr size_t kMax = 80;

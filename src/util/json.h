@@ -55,5 +55,9 @@ auto with_json_errors(const std::string& where, Fn&& fn) -> decltype(fn()) {
 
 // A short, single-line rendering of `v` for error messages (long values are cut).
 std::string json_excerpt(const json& v);
+// `s` as valid UTF-8 (each invalid byte becomes U+FFFD), so it can be a JSON string or key:
+// strings from binary files (GGUF metadata) are not guaranteed UTF-8, and dumping invalid
+// UTF-8 throws.
+std::string utf8_for_json(const std::string& s);
 
 }  // namespace llmprune

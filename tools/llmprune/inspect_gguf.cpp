@@ -38,7 +38,7 @@ void inspect_gguf(const std::string& path, const std::string& report) {
   std::printf("metadata    %zu keys\n", g.metadata().size());
   json md = json::object();
   for (const auto& [k, v] : g.metadata()) {
-    md[k] = v.to_json(16);
+    md[utf8_for_json(k)] = v.to_json(16);
     std::string text;
     if (v.type == GgufType::kArray && v.items.size() > 8)
       text = "[" + std::to_string(v.items.size()) + " x " + gguf_type_name(v.elem) + "] " +

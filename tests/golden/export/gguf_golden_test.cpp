@@ -84,8 +84,9 @@ TEST_P(GgufGolden, F32ExportEqualsLlamaCppConversion) {
   const auto& types = ours.get("tokenizer.ggml.token_type").items;
   for (size_t i = 260; i < 512; ++i)
     if (types[i].i == 1 && types[i - 1].i == 1 && s[i].f > -1000 && s[i - 1].f > -1000 &&
-        s[i].f > -165 && s[i - 1].f > -165)
+        s[i].f > -165 && s[i - 1].f > -165) {
       EXPECT_EQ(s[i].f < s[i - 1].f, rs[i].f < rs[i - 1].f) << i;
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Assets, GgufGolden,

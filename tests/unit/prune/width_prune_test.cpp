@@ -87,8 +87,9 @@ TEST_P(WidthJobShapes, EveryCombinationSlicesLikeMasking) {
         j.request.ratio = 0.3;
         const json report = run_width_job(j);
         const std::string what = std::string(importance) + "/" + selection + "/" + unit;
-        if (hidden)  // round(0.7 x 32) = 22 channels kept
+        if (hidden) {  // round(0.7 x 32) = 22 channels kept
           EXPECT_EQ(report.at("analysis").at("hidden_size").at("after"), 22) << what;
+        }
         EXPECT_GT(report.at("analysis").at("removed_parameters").get<int64_t>(), 0) << what;
         EXPECT_LT(slice_vs_mask(src, root + "/out"), 1e-5) << what;
       }

@@ -81,3 +81,12 @@ TEST(JsonHardening, ReportWithInvalidUtf8IsWritten) {
 
 }  // namespace
 }  // namespace llmprune
+
+// Strings from binary files (GGUF metadata) may hold invalid UTF-8, which nlohmann::json
+// refuses to dump: utf8_for_json turns each invalid byte into U+FFFD (EF BF BD) and keeps
+// valid text as is. The input is the one gguf_fuzz found (fuzz/regressions/gguf_fuzz/).
+TEST(JsonHardening, InvalidUtf8BecomesReplacementCharacters) {
+  EXPECT_EQ(llmprune::utf8_for_json("ab\x8f" "c"), "ab\xEF\xBF\xBD" "c");
+  EXPECT_EQ(llmprune::utf8_for_json("caf\xC3\xA9"), "caf\xC3\xA9");
+  EXPECT_NO_THROW(llmprune::json(llmprune::utf8_for_json("\xff\xfe")).dump());
+}
