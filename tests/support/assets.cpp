@@ -76,4 +76,18 @@ CommandResult run_llmprune(const std::string& args) {
   return {code, slurp(out), slurp(err)};
 }
 
+void expect_bad_input(const CommandResult& r, const std::string& needle) {
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  std::istringstream lines(r.err);
+  int errors = 0;
+  std::string error_line;
+  for (std::string l; std::getline(lines, l);)
+    if (l.rfind("error: ", 0) == 0) {
+      ++errors;
+      error_line = l;
+    }
+  EXPECT_EQ(errors, 1) << "exactly one error line: " << r.err;
+  EXPECT_NE(error_line.find(needle), std::string::npos) << r.err;
+}
+
 }  // namespace llmprune::test

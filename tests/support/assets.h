@@ -31,6 +31,9 @@ struct CommandResult {
 };
 // Run `llmprune <args>` (args are passed to /bin/sh, quote as needed).
 CommandResult run_llmprune(const std::string& args);
+// A run that must fail as bad input: exit 2 and exactly one "error: " line on stderr, which
+// contains `needle`.
+void expect_bad_input(const CommandResult& r, const std::string& needle);
 
 }  // namespace llmprune::test
 

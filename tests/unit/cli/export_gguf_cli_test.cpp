@@ -23,18 +23,6 @@ std::string make_model(const std::string& family, const std::string& extra = "")
   return dir;
 }
 
-void expect_one_error_line(const test::CommandResult& r, const std::string& needle) {
-  EXPECT_EQ(r.exit_code, 2) << r.err;
-  std::stringstream ss(r.err);
-  int errors = 0;
-  std::string last;
-  for (std::string line; std::getline(ss, line);) {
-    errors += line.rfind("error: ", 0) == 0;
-    last = line;
-  }
-  EXPECT_EQ(errors, 1) << r.err;
-  EXPECT_NE(last.find(needle), std::string::npos) << last;
-}
 
 TEST(ExportGgufCli, EveryFamilyAndTypeWritesALoadableFile) {
   for (const char* family : {"llama", "mistral", "qwen2", "phi3"}) {
@@ -66,7 +54,7 @@ TEST(ExportGgufCli, BadInputsExitTwoAndWriteNothing) {
   // --out exists and no --overwrite: untouched.
   const std::string existing = dir + "/exists.gguf";
   write_file_atomic(existing, "keep");
-  expect_one_error_line(
+  test::expect_bad_input(
       test::run_llmprune("export --model " + model + " --format gguf --out " + existing),
       "already exists");
   EXPECT_EQ(read_file(existing), "keep");
@@ -94,7 +82,7 @@ TEST(ExportGgufCli, BadInputsExitTwoAndWriteNothing) {
   // A corrupt .gguf given to inspect: one line naming the file.
   const std::string bad = dir + "/bad.gguf";
   write_file_atomic(bad, "GGUF\x03");
-  expect_one_error_line(test::run_llmprune("inspect --model " + bad), bad);
+  test::expect_bad_input(test::run_llmprune("inspect --model " + bad), bad);
   // No partial files left beside the outputs.
   for (const auto& e : std::filesystem::directory_iterator(dir))
     EXPECT_EQ(e.path().filename().string().find(".partial-"), std::string::npos) << e.path();

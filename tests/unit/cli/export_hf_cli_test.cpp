@@ -30,18 +30,6 @@ std::string make_model(const std::string& tag, const std::string& shape) {
 }
 const char* kStoriesShape = "--layers 5 --hidden 64 --heads 8 --kv-heads 4 --intermediate 172";
 
-void expect_one_error_line(const test::CommandResult& r, const std::string& needle) {
-  EXPECT_EQ(r.exit_code, 2) << r.err;
-  std::stringstream ss(r.err);
-  int errors = 0;
-  std::string last;
-  for (std::string line; std::getline(ss, line);) {
-    errors += line.rfind("error: ", 0) == 0;
-    last = line;
-  }
-  EXPECT_EQ(errors, 1) << r.err;
-  EXPECT_NE(last.find(needle), std::string::npos) << last;
-}
 
 void expect_same_tensors(const std::string& a, const std::string& b, torch::ScalarType as) {
   TensorStore x = TensorStore::open(a), y = TensorStore::open(b);
@@ -102,7 +90,7 @@ TEST(ExportHfCli, HeterogeneousGoesToNemotronNasOrIsRefused) {
                               "/A --bundles-dir " + dir + "/B --no-pruned-ppl");
   ASSERT_EQ(p.exit_code, 0) << p.err;
   const std::string pruned = dir + "/A";
-  expect_one_error_line(
+  test::expect_bad_input(
       test::run_llmprune("export --model " + pruned + " --format hf --out " + dir + "/hf"),
       "layer 1 has no attention");
   EXPECT_FALSE(path_exists(dir + "/hf"));
@@ -152,11 +140,11 @@ TEST(ExportHfCli, PruneWidthExportAndQueryHeadsNemotronCannotExpress) {
   EXPECT_EQ(g.get("general.architecture").s, "deci");  // per-layer heads and widths
   EXPECT_EQ(read_json_file(dir + "/r.json")["gguf"]["type"], "q8_0");
   // The plan removes 4 query heads of layer 0 and 2 of layer 2: not expressible.
-  expect_one_error_line(
+  test::expect_bad_input(
       test::run_llmprune("export --model " + dir + "/W --format nemotron-nas --out " + dir + "/n"),
       "layer 1 has 8 query heads but layer 0 has 4");
   EXPECT_FALSE(path_exists(dir + "/n"));
-  expect_one_error_line(
+  test::expect_bad_input(
       test::run_llmprune("export --model " + dir + "/W --format hf --out " + dir + "/n"),
       "layer 1 has 8 query heads, 4 KV heads, head_dim 8 where layer 0 has 4 query heads");
 }
@@ -169,7 +157,7 @@ TEST(ExportHfCli, ExistingOutputIsLeftAlone) {
   fs::create_directories(out);
   write_file_atomic(out + "/keep.txt", "keep");
   for (const char* format : {"hf", "nemotron-nas"}) {
-    expect_one_error_line(
+    test::expect_bad_input(
         test::run_llmprune("export --model " + model + " --format " + format + " --out " + out),
         "already exists");
     EXPECT_EQ(read_file(out + "/keep.txt"), "keep");
@@ -190,11 +178,11 @@ TEST(ExportHfCli, FamiliesTheFormatsCannotExpress) {
                               "/opt --layers 2 --hidden 64 --heads 4 --intermediate 96 "
                               "--byte-tokenizer");
   ASSERT_EQ(m.exit_code, 0) << m.err;
-  expect_one_error_line(
+  test::expect_bad_input(
       test::run_llmprune("export --model " + dir + "/opt --format gguf --out " + dir + "/o.gguf"),
       "unsupported family opt: llama.cpp has no GGUF architecture");
   EXPECT_FALSE(path_exists(dir + "/o.gguf"));
-  expect_one_error_line(test::run_llmprune("export --model " + dir +
+  test::expect_bad_input(test::run_llmprune("export --model " + dir +
                                            "/opt --format nemotron-nas --out " + dir + "/o"),
                         "family opt is not a Llama architecture");
   EXPECT_FALSE(path_exists(dir + "/o"));

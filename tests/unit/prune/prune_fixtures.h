@@ -111,14 +111,5 @@ inline void expect_same_tensors(const std::string& a, const std::string& b,
   }
 }
 
-// A CLI run that must fail as bad input: exit 2, `needle` in stderr, exactly one error line.
-inline void expect_bad_input(const CommandResult& r, const std::string& needle) {
-  EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
-  int errors = 0;
-  std::istringstream lines(r.err);
-  for (std::string l; std::getline(lines, l);) errors += l.rfind("error: ", 0) == 0;
-  EXPECT_EQ(errors, 1) << "exactly one error line: " << r.err;
-}
 
 }  // namespace llmprune::test

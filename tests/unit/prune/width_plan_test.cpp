@@ -85,7 +85,9 @@ TEST(WidthPlanner, KnapsackStopsWithinOneStepAndKeepsConstraints) {
         for (const auto& L : a.layers) {
           EXPECT_EQ(L.mlp->intermediate_size % round_to, 0);
           EXPECT_GE(L.attn->n_kv_heads, 1);
-          if (std::string(unit) == "q-head") EXPECT_EQ(L.attn->n_kv_heads, 2);
+          if (std::string(unit) == "q-head") {
+            EXPECT_EQ(L.attn->n_kv_heads, 2);
+          }
         }
       }
 }
@@ -171,7 +173,9 @@ TEST(WidthPlanner, HgspPriorsMoveTheCut) {
   EXPECT_LT(a.layers[2].mlp->intermediate_size, a.layers[1].mlp->intermediate_size);
   EXPECT_TRUE(std::isinf(sel.tau));
   for (const auto& row : sel.rows)
-    if (row.layer == 2) EXPECT_NEAR(row.prior, std::log1p(0.01), 1e-12);
+    if (row.layer == 2) {
+      EXPECT_NEAR(row.prior, std::log1p(0.01), 1e-12);
+    }
   // tau = 0: no layer is below it, every group uses its sub-block prior (all equal here).
   h.tau = "0";
   plan_width(s, sc, h, &pr, &sel);
