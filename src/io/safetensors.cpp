@@ -188,6 +188,26 @@ torch::Tensor TensorStore::load(const std::string& name, bool release) const {
   return t;
 }
 
+torch::Tensor TensorStore::view(const std::string& name) const {
+  const TensorEntry& e = entry(name);
+  std::shared_ptr<MappedFile> file = files_.at(e.file);
+  const uint64_t start = data_start_.at(e.file) + e.begin;
+  LLMPRUNE_ASSERT(start + (e.end - e.begin) <= file->size(), "tensor ", name,
+                  " outside its validated file ", e.file);
+  const uint8_t* p = file->data() + start;
+  if (e.end == e.begin || reinterpret_cast<uintptr_t>(p) % dtype_size(e.dtype) != 0)
+    return load(name);
+  auto keep = [file](void*) {};  // the mapping lives as long as the tensor
+  return torch::from_blob(const_cast<uint8_t*>(p), e.shape, keep,
+                          torch::TensorOptions().dtype(to_torch(e.dtype)));
+}
+
+void TensorStore::release(const std::string& name) const {
+  const TensorEntry& e = entry(name);
+  const uint64_t start = data_start_.at(e.file) + e.begin;
+  files_.at(e.file)->release(start, start + (e.end - e.begin));
+}
+
 void TensorStore::rename(const std::function<std::string(const std::string&)>& canonical) {
   std::map<std::string, TensorEntry> renamed;
   for (auto& [stored, e] : entries_) {

@@ -49,6 +49,12 @@ class TensorStore {
   // `release`: afterwards drop the mapped pages it came from from this process (they stay in
   // the page cache), so streaming through a large checkpoint keeps the resident set small.
   torch::Tensor load(const std::string& name, bool release = false) const;
+  // The stored bytes in place: a tensor over the mapping (no copy) that keeps the file mapped
+  // while it lives; read-only (writing to it faults). A copy as load() makes when the data is
+  // not aligned to its element size.
+  torch::Tensor view(const std::string& name) const;
+  // Drop the mapped pages of `name` from this process (see load()'s `release`).
+  void release(const std::string& name) const;
   // Sum of tensor bytes.
   uint64_t total_bytes() const;
   // Give every tensor the name `canonical(stored name)` (a family's accepted layouts, e.g.

@@ -28,9 +28,11 @@ void warn_non_finite(const torch::Tensor& t, const std::string& name, const std:
              t.numel());
 }
 
-// Copy every parameter of `model` from `fetch(name)`; handle a present-but-tied lm_head.
-void fill_weights(DecoderLM& model, const Fetch& fetch, const TensorSetCheck& check,
-                  const std::string& where) {
+// Copy every parameter of `model` from `fetch(name)` (one copy, converting to the compute
+// dtype), then `done(name)` (release the source); handle a present-but-tied lm_head.
+void fill_weights(DecoderLM& model, const Fetch& fetch,
+                  const std::function<void(const std::string&)>& done, const TensorSetCheck& check,
+                  const std::string& where, bool check_finite, bool keep_bf16) {
   torch::NoGradGuard no_grad;
   auto params = model.named_parameters();
   // A progress bar only where loading takes a while (real models, not test fixtures).
@@ -42,8 +44,11 @@ void fill_weights(DecoderLM& model, const Fetch& fetch, const TensorSetCheck& ch
   for (auto& [name, p] : params) {
     torch::Tensor t = fetch(name);
     LLMPRUNE_ASSERT(t.sizes() == p.sizes(), "validated tensor ", name, " changed shape");
-    warn_non_finite(t, name, where);
+    if (check_finite) warn_non_finite(t, name, where);
+    if (keep_bf16 && t.scalar_type() == torch::kBFloat16 && p.scalar_type() == torch::kFloat32)
+      p.set_data(torch::empty(p.sizes(), p.options().dtype(torch::kBFloat16)));
     p.copy_(t);
+    if (done) done(name);
     if (progress) progress->advance();
   }
   if (progress) progress->finish();
@@ -54,6 +59,20 @@ void fill_weights(DecoderLM& model, const Fetch& fetch, const TensorSetCheck& ch
       log_warn(where, ": ", check.tied_lm_head, " differs from ", embed,
                " but tie_word_embeddings is true: using ", embed, " (as transformers does)");
   }
+}
+
+void check_weights_option(const LoadOptions& opts) {
+  if (opts.weights != "native" && opts.weights != "q8_0")
+    throw bad_input("unknown --weights '", opts.weights, "' (use native or q8_0)");
+}
+
+// LoadOptions::weights after the weights are in place.
+void prepare_decode_weights(DecoderLM& model, const LoadOptions& opts) {
+  if (opts.weights != "q8_0") return;
+  Timer timer;
+  const auto [maps, bytes] = model.quantize_q8_0();
+  log_info("Q8_0 decode weights: ", maps, " linear maps, ", bytes >> 20, " MiB (", timer.seconds(),
+           " s)");
 }
 
 }  // namespace
@@ -74,9 +93,12 @@ std::unique_ptr<CausalLM> CausalLM::from_tensors(
     by_name[name] = t;
   }
   TensorSetCheck check = validate_tensor_set(family, spec, present, where);
+  check_weights_option(opts);
   auto model = std::make_unique<DecoderLM>(spec, family, parse_device(opts.device),
                                            parse_dtype(opts.dtype));
-  fill_weights(*model, [&](const std::string& n) { return by_name.at(n); }, check, where);
+  fill_weights(*model, [&](const std::string& n) { return by_name.at(n); }, {}, check, where,
+               opts.check_weights, /*keep_bf16=*/false);
+  prepare_decode_weights(*model, opts);
   return model;
 }
 
@@ -87,12 +109,19 @@ std::unique_ptr<CausalLM> CausalLM::load(const std::string& dir, const LoadOptio
   // Runtime options are checked before the (possibly long) weight scan.
   torch::Device device = parse_device(opts.device);
   torch::ScalarType dtype = parse_dtype(opts.dtype);
+  check_weights_option(opts);
   TensorStore store = open_checkpoint_tensors(cc);
   ShapeMap present;
   for (const auto& name : store.names()) present[name] = store.entry(name).shape;
   TensorSetCheck check = validate_tensor_set(*cc.family, cc.spec, present, where);
   auto model = std::make_unique<DecoderLM>(cc.spec, *cc.family, device, dtype);
-  fill_weights(*model, [&](const std::string& n) { return store.load(n); }, check, where);
+  // Each tensor is read in place from the mapping, copied once into its parameter, and its
+  // pages are dropped from this process right after (peak RSS ~ the model + one tensor).
+  fill_weights(
+      *model, [&](const std::string& n) { return store.view(n); },
+      [&](const std::string& n) { store.release(n); }, check, where, opts.check_weights,
+      opts.keep_bf16);
+  prepare_decode_weights(*model, opts);
   int64_t n_params = 0;
   for (const auto& [name, p] : model->named_parameters()) n_params += p.numel();
   log_info("loaded ", cc.family->name(), " model from ", dir, ": ", cc.spec.n_layers(),

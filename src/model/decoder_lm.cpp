@@ -2,13 +2,16 @@
 #include "model/decoder_lm.h"
 
 #include "model/kv_cache.h"
+#include "model/linear.h"
 #include "util/error.h"
 
 namespace llmprune {
 
 DecoderModelImpl::DecoderModelImpl(const ModelSpec& spec, const TensorNaming& n,
                                    const torch::TensorOptions& opts)
-    : position_offset_(spec.position_offset), max_positions_(spec.max_position_embeddings) {
+    : position_offset_(spec.position_offset),
+      max_positions_(spec.max_position_embeddings),
+      dtype_(opts.dtype().toScalarType()) {
   const int64_t h = spec.hidden_size;
   embed = register_module(n.embed, Embedding(spec.vocab_size, spec.token_dim(), opts));
   if (spec.positions == PositionKind::kLearned)
@@ -26,6 +29,7 @@ DecoderModelImpl::DecoderModelImpl(const ModelSpec& spec, const TensorNaming& n,
 
 torch::Tensor DecoderModelImpl::embed_forward(const torch::Tensor& ids, int64_t past) const {
   torch::Tensor x = embed->forward(ids);
+  if (x.scalar_type() != dtype_) x = x.to(dtype_);
   if (project_in) x = project_in->forward(x);
   if (positions) {
     const int64_t T = ids.size(1);
@@ -109,7 +113,37 @@ torch::Tensor DecoderLM::forward_hidden(const torch::Tensor& ids_in, KVCache* ca
 
 torch::Tensor DecoderLM::lm_head(const torch::Tensor& hidden) const {
   if (root_->lm_head) return root_->lm_head->forward(hidden);
-  return torch::nn::functional::linear(hidden, root_->model->embed->weight);
+  return linear_forward(hidden, root_->model->embed->weight, {}, tied_head_q8_.get());
+}
+
+int64_t DecoderLM::decode_weight_bytes() const {
+  auto bytes = [](const torch::Tensor& w, const kernels::Q8Weight* q8) {
+    return q8 ? q8->bytes() : w.numel() * static_cast<int64_t>(w.element_size());
+  };
+  int64_t total = 0;
+  for (const auto& m : root_->modules(/*include_self=*/false))
+    if (auto* lin = dynamic_cast<LinearImpl*>(m.get())) {
+      total += bytes(lin->weight, lin->q8.get());
+      if (lin->bias.defined()) total += lin->bias.numel() * static_cast<int64_t>(lin->bias.element_size());
+    }
+  if (!root_->lm_head) total += bytes(root_->model->embed->weight, tied_head_q8_.get());
+  return total;
+}
+
+std::pair<int64_t, int64_t> DecoderLM::quantize_q8_0() {
+  torch::NoGradGuard no_grad;
+  int64_t maps = 0, bytes = 0;
+  auto quantize = [&](const torch::Tensor& w) -> std::shared_ptr<const kernels::Q8Weight> {
+    if (w.size(1) % 32 != 0) return nullptr;
+    auto q = make_q8_weight(w);
+    ++maps;
+    bytes += q->bytes();
+    return q;
+  };
+  for (const auto& m : root_->modules(/*include_self=*/false))
+    if (auto* lin = dynamic_cast<LinearImpl*>(m.get())) lin->q8 = quantize(lin->weight);
+  if (!root_->lm_head) tied_head_q8_ = quantize(root_->model->embed->weight);
+  return {maps, bytes};
 }
 
 torch::Tensor DecoderLM::forward(const torch::Tensor& ids, KVCache* cache,

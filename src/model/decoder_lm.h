@@ -33,6 +33,7 @@ class DecoderModelImpl : public torch::nn::Module {
 
  private:
   int64_t position_offset_ = 0, max_positions_ = 0;
+  torch::ScalarType dtype_;  // compute dtype (bf16 weights of an f32 model are widened)
 };
 TORCH_MODULE(DecoderModel);
 
@@ -60,6 +61,12 @@ class DecoderLM : public CausalLM {
   torch::Tensor lm_head(const torch::Tensor& hidden) const override;
   std::vector<std::pair<std::string, torch::Tensor>> named_parameters() const override;
   torch::nn::Module& module() override { return *root_; }
+  // Q8_0 copies of every linear weight whose input width is a multiple of 32 (and of a tied
+  // lm_head), read by decoding instead of the weights. Returns {maps quantized, their bytes}.
+  std::pair<int64_t, int64_t> quantize_q8_0();
+  // Bytes of the weights one decoding step multiplies by, as decoding reads them (Q8_0
+  // copies where present; lm_head included, the embedding table not).
+  int64_t decode_weight_bytes() const;
 
  private:
   ModelSpec spec_;
@@ -68,6 +75,7 @@ class DecoderLM : public CausalLM {
   torch::ScalarType dtype_;
   LmRoot root_{nullptr};
   std::map<int64_t, RopeFrequencies> rope_;  // by head_dim (layers may differ)
+  std::shared_ptr<const kernels::Q8Weight> tied_head_q8_;  // tied lm_head's Q8_0 copy
 };
 
 }  // namespace llmprune

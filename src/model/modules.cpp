@@ -1,6 +1,7 @@
 // Leaf modules (see modules.h).
 #include "model/modules.h"
 
+#include "model/linear.h"
 #include "util/error.h"
 
 namespace llmprune {
@@ -11,7 +12,7 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool has_bias, const torch::Tens
 }
 
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) const {
-  return torch::nn::functional::linear(x, weight, bias);
+  return linear_forward(x, weight, bias, q8.get());
 }
 
 NormImpl::NormImpl(int64_t dim, NormKind kind_, bool affine, double eps_,

@@ -6,15 +6,18 @@
 #include <torch/torch.h>
 
 #include "arch/model_spec.h"
+#include "kernels/q8_weight.h"
 
 namespace llmprune {
 
-// y = x W^T (+ b). Weight [out, in], bias [out].
+// y = x W^T (+ b). Weight [out, in], bias [out]. Decoding runs through the GEMV kernels
+// (model/linear.h), on `q8` when a Q8_0 copy was made (LoadOptions::weights).
 class LinearImpl : public torch::nn::Module {
  public:
   LinearImpl(int64_t in, int64_t out, bool bias, const torch::TensorOptions& opts);
   torch::Tensor forward(const torch::Tensor& x) const;
   torch::Tensor weight, bias;  // bias undefined when absent
+  std::shared_ptr<const kernels::Q8Weight> q8;  // null unless quantized for decoding
 };
 TORCH_MODULE(Linear);
 

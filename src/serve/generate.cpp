@@ -37,8 +37,10 @@ GenerateResult generate(CausalLM& model, const std::vector<int64_t>& prompt,
       r.stop_reason = "context_full";
       break;
     }
-    auto logits = model.forward(ids, &cache);
-    int64_t next = sampler.sample(logits[0][logits.size(1) - 1]);
+    // Only the last position's logits are needed: the prompt's other positions skip lm_head.
+    auto hidden = model.forward_hidden(ids, &cache);
+    auto logits = model.lm_head(hidden.narrow(1, hidden.size(1) - 1, 1));
+    int64_t next = sampler.sample(logits[0][0]);
     if (step == 0) {
       r.prefill_seconds = timer.seconds();
       timer.reset();

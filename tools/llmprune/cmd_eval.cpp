@@ -18,7 +18,7 @@ struct EvalOptions {
   RuntimeOptions runtime;
 };
 
-void run_eval(const EvalOptions& o) {
+void run_eval(EvalOptions o) {
   apply_runtime(o.runtime);
   Timer total;
   std::string data_dir = o.data_dir.empty() ? default_data_dir() : o.data_dir;
@@ -62,6 +62,8 @@ void run_eval(const EvalOptions& o) {
   report["text_bytes"] = text.size();
   report["windows_available"] = r.n_tokens / r.seq_len;
   report["dtype"] = o.runtime.dtype;
+  report["dtype_reason"] = o.runtime.dtype_reason;
+  report["weights"] = o.runtime.weights;
   report["device"] = o.runtime.device;
   report["batch_size"] = o.batch_size;
   report["total_seconds"] = total.seconds();
@@ -98,6 +100,7 @@ LLMPRUNE_COMMAND("", 40) {
   cmd->add_option("--max-windows", o->max_windows, "evaluate only the first K windows (0 = all)")
       ->check(CLI::NonNegativeNumber);
   add_runtime_options(cmd, o->runtime);
+  add_weight_options(cmd, o->runtime);
   add_report_option(cmd, o->report);
   cmd->callback([o, cmd] {
     o->seq_len_given = cmd->count("--seq-len") > 0;

@@ -17,7 +17,7 @@ struct GenerateCliOptions {
   RuntimeOptions runtime;
 };
 
-void run_generate(const GenerateCliOptions& o) {
+void run_generate(GenerateCliOptions o) {
   apply_runtime(o.runtime);
   auto tokenizer = Tokenizer::from_dir(o.model);
   auto model = CausalLM::load(o.model, load_options(o.runtime));
@@ -57,6 +57,8 @@ void run_generate(const GenerateCliOptions& o) {
               {"decode_seconds", r.decode_seconds},
               {"decode_tokens_per_second", decode_rate},
               {"dtype", o.runtime.dtype},
+              {"dtype_reason", o.runtime.dtype_reason},
+              {"weights", o.runtime.weights},
               {"device", o.runtime.device}};
   write_report(o.report, report);
 }
@@ -88,6 +90,7 @@ LLMPRUNE_COMMAND("", 50) {
   cmd->add_flag("--ignore-eos", o->ignore_eos, "keep generating after an end-of-sequence token");
   cmd->add_flag("--no-special", o->no_special, "do not add BOS/special tokens to the prompt");
   add_runtime_options(cmd, o->runtime);
+  add_weight_options(cmd, o->runtime);
   add_report_option(cmd, o->report);
   cmd->callback([o] { run_generate(*o); });
 }

@@ -29,15 +29,21 @@ std::vector<RegisteredCommand>& registered_commands();
 // --- shared option groups -------------------------------------------------------------
 struct RuntimeOptions {
   std::string device = "cpu";  // cpu | cuda | cuda:N
-  std::string dtype = "f32";   // f32 | bf16 (compute dtype)
+  std::string dtype = "f32";   // f32 | bf16 | auto (compute dtype; apply_runtime resolves auto)
+  std::string dtype_reason;    // why apply_runtime chose the dtype (for logs and reports)
   int threads = 0;             // 0 = LibTorch default (all cores)
   uint64_t seed = 0;
+  // Commands that load a model for inference (add_weight_options):
+  std::string weights = "native";  // native | q8_0 (Q8_0 copies of the linear weights)
+  bool check_weights = false;      // scan every weight for NaN/Inf while loading
 };
 
 // --model DIR (required): a Hugging Face checkpoint folder.
 void add_model_option(CLI::App* cmd, std::string& dir);
 // --device, --dtype (unless with_dtype is false), --threads, --seed.
 void add_runtime_options(CLI::App* cmd, RuntimeOptions& opts, bool with_dtype = true);
+// --weights native|q8_0 and --check-weights (commands that run a loaded model).
+void add_weight_options(CLI::App* cmd, RuntimeOptions& opts);
 // The "Calibration" option group: --dataset, --data-dir, --nsamples, --seqlen, --batch-size,
 // --max-batches (the seed comes from --seed).
 void add_calibration_options(CLI::App* cmd, CalibOptions& calib);

@@ -1,37 +1,65 @@
 // Runtime options -> LibTorch settings (see runtime.h).
 #include "runtime.h"
 
-#include <fstream>
+#include <dlfcn.h>
+
 #include <string>
 
+#include "kernels/cpu_features.h"
 #include "util/error.h"
 #include "util/log.h"
 
 namespace llmprune::cli {
 
+namespace {
+
 constexpr int kMaxThreads = 1024;
 
-bool cpu_has_native_bf16() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("flags", 0) == 0)
-      return line.find(" avx512_bf16") != std::string::npos ||
-             line.find(" amx_bf16") != std::string::npos;
-  return true;  // unknown platform: do not warn
+// OpenBLAS (fp32 matmuls) keeps its own thread pool; it is found at run time so that a
+// LibTorch built against another BLAS still links.
+void set_blas_threads(int n) {
+  using SetThreads = void (*)(int);
+  if (auto fn = reinterpret_cast<SetThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+    fn(n);
 }
 
-void apply_runtime(const RuntimeOptions& opts) {
-  // 0 keeps LibTorch's default (OMP_NUM_THREADS). fp32 matmuls run on OpenBLAS's own
-  // threads either way; more OpenMP threads than that can slow them down (measured in
-  // docs/benchmarks.md), so we do not force "all cores".
+// --dtype auto: bf16 where its matmuls are native (CUDA, AVX-512-BF16), f32 otherwise.
+void resolve_dtype(RuntimeOptions& opts) {
+  const bool cuda = opts.device.rfind("cuda", 0) == 0;
+  const bool native = kernels::cpu_features().avx512bf16;
+  if (opts.dtype != "auto") {
+    opts.dtype_reason = "requested";
+  } else if (cuda) {
+    opts.dtype = "bf16";
+    opts.dtype_reason = "auto: bf16 on CUDA";
+  } else if (native) {
+    opts.dtype = "bf16";
+    opts.dtype_reason = "auto: this CPU has AVX-512-BF16";
+  } else {
+    opts.dtype = "f32";
+    opts.dtype_reason = "auto: this CPU has no AVX-512-BF16 (bf16 would be emulated)";
+  }
+  if (opts.dtype_reason != "requested") log_info("--dtype ", opts.dtype_reason);
+  if (opts.dtype == "bf16" && !cuda && !native)
+    log_warn("--dtype bf16: this CPU has no AVX512-BF16, so bf16 matmuls are emulated and "
+             "much slower than --dtype f32 (see docs/benchmarks.md)");
+}
+
+}  // namespace
+
+void apply_runtime(RuntimeOptions& opts) {
+  // 0 keeps LibTorch's and OpenBLAS's defaults (OMP_NUM_THREADS / OPENBLAS_NUM_THREADS);
+  // more OpenMP threads than OpenBLAS's can slow fp32 matmuls down (measured in
+  // docs/benchmarks.md), so we do not force "all cores". --threads N sets both pools.
   // Each thread costs a stack and a share of every parallel region: 100000 threads hang the
   // machine before the first matmul. 1024 is above any CPU this runs on.
   LLMPRUNE_CHECK(opts.threads <= kMaxThreads, "--threads ", opts.threads, " exceeds the limit of ",
                  kMaxThreads);
-  if (opts.threads > 0) torch::set_num_threads(opts.threads);
-  if (opts.dtype == "bf16" && opts.device == "cpu" && !cpu_has_native_bf16())
-    log_warn("--dtype bf16: this CPU has no AVX512-BF16/AMX, so bf16 matmuls are emulated and "
-             "much slower than --dtype f32 (see docs/benchmarks.md)");
+  if (opts.threads > 0) {
+    torch::set_num_threads(opts.threads);
+    set_blas_threads(opts.threads);
+  }
+  resolve_dtype(opts);
   torch::manual_seed(opts.seed);
   if (opts.device.rfind("cuda", 0) == 0) {
     LLMPRUNE_CHECK(torch::cuda::is_available(), "--device ", opts.device,
@@ -58,6 +86,8 @@ LoadOptions load_options(const RuntimeOptions& opts) {
   LoadOptions lo;
   lo.device = opts.device;
   lo.dtype = opts.dtype;
+  lo.weights = opts.weights;
+  lo.check_weights = opts.check_weights;
   return lo;
 }
 

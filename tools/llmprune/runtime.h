@@ -6,10 +6,9 @@
 
 namespace llmprune::cli {
 
-// Set LibTorch threads and seeds; check that the requested device exists.
-void apply_runtime(const RuntimeOptions& opts);
+// Set LibTorch's and OpenBLAS's threads and the seeds; check that the requested device
+// exists; resolve --dtype auto (opts.dtype becomes f32 or bf16, opts.dtype_reason says why).
+void apply_runtime(RuntimeOptions& opts);
 LoadOptions load_options(const RuntimeOptions& opts);
-// Whether /proc/cpuinfo lists avx512_bf16 or amx_bf16 (true when it cannot tell).
-bool cpu_has_native_bf16();
 
 }  // namespace llmprune::cli

@@ -304,7 +304,9 @@ TEST(BadInput, MissingUnexpectedAndNonFiniteTensors) {
   std::string d3 = test::temp_dir("mis3") + "/m";
   save_checkpoint(d3, config, nan);
   testing::internal::CaptureStderr();
-  auto m = CausalLM::load(d3);
+  LoadOptions check;
+  check.check_weights = true;  // the scan is opt-in (--check-weights)
+  auto m = CausalLM::load(d3, check);
   std::string err = testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("tensor model.layers.1.self_attn.v_proj.weight has 1 NaN/Inf value"),
             std::string::npos)

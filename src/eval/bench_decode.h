@@ -1,0 +1,54 @@
+// `llmprune bench decode` and `bench load`: token-by-token decoding speed of a checkpoint
+// as effective weight-read bandwidth, next to the machine's read bandwidth measured in the
+// same run; and load time / peak RSS next to the time to read the weight files once.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "util/json.h"
+
+namespace llmprune {
+
+struct DecodeBenchOptions {
+  std::string model;                           // checkpoint folder
+  std::string dtype = "bf16";                  // compute dtype (resolved by the caller)
+  std::vector<std::string> weights{"native", "q8_0"};
+  bool libtorch_row = false;                   // also time LibTorch's matmul path (native)
+  std::string kernels = "native";              // native | avx2 | scalar (kernel_limit)
+  int64_t prompt_tokens = 32, tokens = 64;
+  int64_t bandwidth_mib = 1024;                // buffer of the read-bandwidth probe
+  uint64_t seed = 0;
+};
+
+struct DecodeBenchRow {
+  std::string weights, kernel;    // "native"/"q8_0", kernel name or "libtorch"
+  double load_seconds = 0, prefill_tokens_per_second = 0, decode_tokens_per_second = 0;
+  double bytes_per_token = 0;     // weights read per token (+ the mean KV cache read)
+  double effective_gbps = 0, fraction_of_bandwidth = 0;
+};
+
+struct DecodeBenchResult {
+  DecodeBenchOptions opts;
+  double read_gbps = 0;
+  int threads = 0;
+  std::string cpu;
+  std::vector<DecodeBenchRow> rows;
+  json to_json() const;
+};
+
+DecodeBenchResult bench_decode(const DecodeBenchOptions& opts);
+
+struct LoadBenchResult {
+  std::string model, dtype;
+  double read_seconds = 0;        // reading every weight file once (warm cache, best of 2)
+  double load_seconds = 0;        // CausalLM::load
+  int64_t file_bytes = 0, weight_bytes = 0;  // on disk; parameters in memory
+  int64_t peak_rss_bytes = 0, rss_before_bytes = 0;
+  json to_json() const;
+};
+
+// Run in a fresh process (peak RSS is the process's).
+LoadBenchResult bench_load(const std::string& model, const std::string& dtype);
+
+}  // namespace llmprune

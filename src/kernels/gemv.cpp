@@ -1,0 +1,202 @@
+// GEMV dispatch, activation preparation and the scalar reference kernels (see gemv.h).
+#include "kernels/gemv.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "kernels/cpu_features.h"
+#include "kernels/gemv_internal.h"
+#include "kernels/q8_weight.h"
+#include "util/error.h"
+
+namespace llmprune::kernels {
+
+namespace detail {
+namespace {
+
+inline float bf16_to_f32(uint16_t h) {
+  const uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+void scalar_f32(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, float* y) {
+  const float* W = static_cast<const float*>(w.data);
+  for (int64_t r = r0; r < r1; ++r)
+    for (int64_t m = 0; m < x.n; ++m) {
+      float acc = 0;
+      for (int64_t c = 0; c < w.cols; ++c) acc += W[r * w.cols + c] * x.f32[m * w.cols + c];
+      y[m * w.rows + r] = acc;
+    }
+}
+
+void scalar_bf16(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, float* y) {
+  const uint16_t* W = static_cast<const uint16_t*>(w.data);
+  for (int64_t r = r0; r < r1; ++r)
+    for (int64_t m = 0; m < x.n; ++m) {
+      float acc = 0;
+      for (int64_t c = 0; c < w.cols; ++c)
+        acc += bf16_to_f32(W[r * w.cols + c]) * x.f32[m * w.cols + c];
+      y[m * w.rows + r] = acc;
+    }
+}
+
+void scalar_q8(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, float* y) {
+  const uint8_t* Q = static_cast<const uint8_t*>(w.data);
+  const int64_t blocks = w.padded_cols / 32;
+  for (int64_t r = r0; r < r1; ++r)
+    for (int64_t m = 0; m < x.n; ++m) {
+      float acc = 0;
+      for (int64_t b = 0; b < blocks; ++b) {
+        // Block b of the row: 32 values spread over the interleaved group.
+        int32_t dot = 0;
+        for (int64_t e = 0; e < 32; ++e) {
+          const int64_t pos = q8_position(b * 32 + e);
+          dot += (static_cast<int32_t>(Q[r * w.padded_cols + pos]) - 128) *
+                 static_cast<int32_t>(x.q[m * w.padded_cols + pos]);
+        }
+        acc += w.scales[r * blocks + b] * x.qd[m * blocks + b] * static_cast<float>(dot);
+      }
+      y[m * w.rows + r] = acc;
+    }
+}
+
+}  // namespace
+
+RowKernel scalar_kernel(WeightKind kind) {
+  switch (kind) {
+    case WeightKind::kF32: return scalar_f32;
+    case WeightKind::kBF16: return scalar_bf16;
+    case WeightKind::kQ8_0: return scalar_q8;
+  }
+  return nullptr;
+}
+
+}  // namespace detail
+
+namespace {
+
+std::atomic<KernelLevel> g_limit{KernelLevel::kAvx512};
+
+enum class Isa { kScalar, kAvx2, kAvx512, kAvx512Bf16, kAvx512Vnni };
+
+Isa choose(WeightKind kind, bool bf16_act) {
+  const CpuFeatures& f = cpu_features();
+  const KernelLevel limit = g_limit;
+  if (limit == KernelLevel::kScalar) return Isa::kScalar;
+  if (f.avx512() && limit == KernelLevel::kAvx512) {
+    if (kind == WeightKind::kBF16 && bf16_act && f.avx512bf16) return Isa::kAvx512Bf16;
+    if (kind == WeightKind::kQ8_0) {
+      if (f.avx512vnni) return Isa::kAvx512Vnni;
+    } else {
+      return Isa::kAvx512;
+    }
+  }
+  if (f.avx2_fma()) return Isa::kAvx2;
+  return Isa::kScalar;
+}
+
+detail::RowKernel kernel_for(WeightKind kind, Isa isa) {
+  detail::RowKernel k = nullptr;
+  switch (isa) {
+    case Isa::kAvx512Bf16: k = detail::avx512_kernel(kind, /*bf16_dot=*/true); break;
+    case Isa::kAvx512:
+    case Isa::kAvx512Vnni: k = detail::avx512_kernel(kind, false); break;
+    case Isa::kAvx2: k = detail::avx2_kernel(kind); break;
+    case Isa::kScalar: break;
+  }
+  return k ? k : detail::scalar_kernel(kind);
+}
+
+// Q8_0 activations in the weights' layout (per block: d = max|x| / 127, q = round(x / d)).
+struct QuantizedX {
+  std::vector<int8_t> q;
+  std::vector<float> d;
+  std::vector<int32_t> sum128;
+};
+
+void quantize_activations(const float* x, int64_t n, int64_t cols, int64_t padded,
+                          QuantizedX& out) {
+  const int64_t blocks = padded / 32;
+  out.q.assign(static_cast<size_t>(n * padded), 0);
+  out.d.assign(static_cast<size_t>(n * blocks), 0.0f);
+  out.sum128.assign(static_cast<size_t>(n * blocks), 0);
+  for (int64_t m = 0; m < n; ++m)
+    for (int64_t b = 0; b < cols / 32; ++b) {
+      const float* v = x + m * cols + b * 32;
+      float amax = 0;
+      for (int e = 0; e < 32; ++e) amax = std::max(amax, std::fabs(v[e]));
+      const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+      int32_t sum = 0;
+      for (int64_t e = 0; e < 32; ++e) {
+        const int q = static_cast<int>(std::nearbyint(v[e] * id));
+        out.q[static_cast<size_t>(m * padded + q8_position(b * 32 + e))] = static_cast<int8_t>(q);
+        sum += q;
+      }
+      out.d[static_cast<size_t>(m * blocks + b)] = d;
+      out.sum128[static_cast<size_t>(m * blocks + b)] = 128 * sum;
+    }
+}
+
+}  // namespace
+
+void set_kernel_limit(KernelLevel level) { g_limit = level; }
+KernelLevel kernel_limit() { return g_limit; }
+
+std::string gemv_kernel_name(WeightKind kind, bool bf16_activations) {
+  switch (choose(kind, bf16_activations)) {
+    case Isa::kAvx512Bf16: return "avx512_bf16";
+    case Isa::kAvx512Vnni: return "avx512_vnni";
+    case Isa::kAvx512: return "avx512";
+    case Isa::kAvx2: return "avx2";
+    case Isa::kScalar: break;
+  }
+  return "scalar";
+}
+
+void gemv(const WeightView& w, const Activations& x, const float* bias, float* y) {
+  LLMPRUNE_ASSERT(x.n > 0 && (x.f32 || x.bf16), "gemv: no activations");
+  const bool bf16_act = x.bf16 != nullptr;
+  const Isa isa = choose(w.kind, bf16_act);
+  detail::Prepared p;
+  p.n = x.n;
+  p.cols = w.cols;
+  p.bf16 = x.bf16;
+  p.f32 = x.f32;
+  // Kernels other than the BF16 dot product read f32 activations.
+  thread_local std::vector<float> widened;
+  if (!p.f32 && isa != Isa::kAvx512Bf16) {
+    widened.resize(static_cast<size_t>(x.n * w.cols));
+    for (size_t i = 0; i < widened.size(); ++i) widened[i] = detail::bf16_to_f32(x.bf16[i]);
+    p.f32 = widened.data();
+  }
+  thread_local QuantizedX qx;
+  if (w.kind == WeightKind::kQ8_0) {
+    quantize_activations(p.f32, x.n, w.cols, w.padded_cols, qx);
+    p.q = qx.q.data();
+    p.qd = qx.d.data();
+    p.qsum128 = qx.sum128.data();
+  }
+  const detail::RowKernel kernel = kernel_for(w.kind, isa);
+  // Rows in chunks of 16 (the kernels' unroll divides it); ~64 KiB of weights per task at
+  // least, so small matrices stay on one thread.
+  const int64_t row_bytes = w.kind == WeightKind::kQ8_0 ? w.padded_cols + w.padded_cols / 8
+                            : w.kind == WeightKind::kBF16 ? 2 * w.cols
+                                                          : 4 * w.cols;
+  const int64_t chunks = (w.rows + 15) / 16;
+  const int64_t grain = std::max<int64_t>(1, (int64_t{64} << 10) / std::max<int64_t>(1, 16 * row_bytes));
+  at::parallel_for(0, chunks, grain, [&](int64_t c0, int64_t c1) {
+    kernel(w, p, c0 * 16, std::min(w.rows, c1 * 16), y);
+  });
+  if (bias)
+    for (int64_t m = 0; m < x.n; ++m)
+      for (int64_t r = 0; r < w.rows; ++r) y[m * w.rows + r] += bias[r];
+}
+
+}  // namespace llmprune::kernels

@@ -1,0 +1,32 @@
+// Internal to the GEMV kernels: the activations in every form a kernel reads, and the
+// per-ISA row kernels. A row kernel writes y[m * w.rows + r] for rows r in [r0, r1) and every
+// activation row m (no bias).
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/gemv.h"
+
+namespace llmprune::kernels::detail {
+
+struct Prepared {
+  int64_t n = 0, cols = 0;
+  const float* f32 = nullptr;      // [n, cols]
+  const uint16_t* bf16 = nullptr;  // [n, cols] when the activations are bf16
+  // Q8_0 activations for Q8_0 weights: int8 in the weights' interleaved layout
+  // [n, padded_cols], per-block scale [n, blocks] and 128 x the block's sum of q [n, blocks].
+  const int8_t* q = nullptr;
+  const float* qd = nullptr;
+  const int32_t* qsum128 = nullptr;
+};
+
+using RowKernel = void (*)(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1,
+                           float* y);
+
+// Each returns nullptr when this build cannot provide it (the caller checks the CPU).
+RowKernel scalar_kernel(WeightKind kind);
+RowKernel avx2_kernel(WeightKind kind);                      // needs AVX2 + FMA
+RowKernel avx512_kernel(WeightKind kind, bool bf16_dot);     // needs AVX-512 F/BW/VL
+                                                             // (+BF16 / +VNNI for those)
+
+}  // namespace llmprune::kernels::detail

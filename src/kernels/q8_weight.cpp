@@ -1,0 +1,66 @@
+// Q8_0 weights in the decode kernels' layout (see q8_weight.h).
+#include "kernels/q8_weight.h"
+
+#include <ATen/Parallel.h>
+
+#include <cstring>
+
+#include "util/error.h"
+#include "util/q8_0.h"
+
+namespace llmprune::kernels {
+
+WeightView Q8Weight::view() const {
+  WeightView v;
+  v.kind = WeightKind::kQ8_0;
+  v.rows = rows;
+  v.cols = cols;
+  v.padded_cols = padded_cols;
+  v.data = quants.data();
+  v.scales = scales.data();
+  return v;
+}
+
+Q8Weight quantize_q8_weight(const float* w, int64_t rows, int64_t cols) {
+  LLMPRUNE_CHECK(cols % kQ8_0Block == 0, "Q8_0 weights need a multiple of 32 columns, got ",
+                 cols);
+  Q8Weight q;
+  q.rows = rows;
+  q.cols = cols;
+  q.padded_cols = (cols + kQ8Group - 1) / kQ8Group * kQ8Group;
+  const int64_t blocks = q.padded_cols / kQ8_0Block;
+  q.quants.assign(static_cast<size_t>(rows * q.padded_cols), uint8_t{128});  // q = 0
+  q.scales.assign(static_cast<size_t>(rows * blocks), 0.0f);
+  at::parallel_for(0, rows, 16, [&](int64_t r0, int64_t r1) {
+    std::vector<uint8_t> packed(static_cast<size_t>(cols / kQ8_0Block * kQ8_0BlockBytes));
+    for (int64_t r = r0; r < r1; ++r) {
+      quantize_q8_0(w + r * cols, cols, packed.data());  // llama.cpp's blocks, bit for bit
+      uint8_t* dst = q.quants.data() + r * q.padded_cols;
+      float* d = q.scales.data() + r * blocks;
+      for (int64_t b = 0; b < cols / kQ8_0Block; ++b) {
+        const uint8_t* blk = packed.data() + b * kQ8_0BlockBytes;
+        uint16_t h;
+        std::memcpy(&h, blk, 2);
+        d[b] = fp16_to_fp32(h);
+        for (int64_t e = 0; e < kQ8_0Block; ++e)
+          dst[q8_position(b * kQ8_0Block + e)] = static_cast<uint8_t>(blk[2 + e] ^ 0x80u);
+      }
+    }
+  });
+  return q;
+}
+
+void dequantize_q8_weight(const Q8Weight& w, float* out) {
+  const int64_t blocks = w.padded_cols / kQ8_0Block;
+  at::parallel_for(0, w.rows, 16, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const uint8_t* q = w.quants.data() + r * w.padded_cols;
+      const float* d = w.scales.data() + r * blocks;
+      float* o = out + r * w.cols;
+      for (int64_t c = 0; c < w.cols; ++c)
+        o[c] = d[c / kQ8_0Block] * static_cast<float>(static_cast<int>(q[q8_position(c)]) - 128);
+    }
+  });
+}
+
+}  // namespace llmprune::kernels

@@ -1,0 +1,27 @@
+// The one linear map of the model, y = x W^T (+ b): through the GEMV kernels
+// (kernels/gemv.h) when x has at most kGemvMaxRows rows and no gradient is wanted (decoding,
+// speculative verification), through LibTorch's matmul otherwise (prefill, training).
+// Weights may be f32 or bf16 (bf16 weights with f32 activations are widened exactly), or a
+// Q8_0 copy (then used by both paths, widened per call for the matmul); the result has the
+// activations' dtype.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "kernels/q8_weight.h"
+
+namespace llmprune {
+
+constexpr int64_t kGemvMaxRows = 8;
+
+torch::Tensor linear_forward(const torch::Tensor& x, const torch::Tensor& weight,
+                             const torch::Tensor& bias, const kernels::Q8Weight* q8 = nullptr);
+
+// Process-wide switch for the GEMV path (benchmarks compare against LibTorch's matmul).
+void set_gemv_enabled(bool on);
+bool gemv_enabled();
+
+// A Q8_0 copy of a [rows, cols] weight (cols a multiple of 32) for linear_forward.
+std::shared_ptr<const kernels::Q8Weight> make_q8_weight(const torch::Tensor& weight);
+
+}  // namespace llmprune

@@ -1,0 +1,176 @@
+// GEMV kernels against double-precision references computed here from the same inputs
+// (bf16 weights are exact in f32, so the only differences are f32 summation order), the
+// Q8_0 packing against util/q8_0 (llama.cpp's reference quantizer), and linear_forward
+// against LibTorch's matmul.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <vector>
+
+#include "kernels/cpu_features.h"
+#include "kernels/gemv.h"
+#include "kernels/q8_weight.h"
+#include "model/linear.h"
+#include "util/q8_0.h"
+
+using namespace llmprune;
+using namespace llmprune::kernels;
+
+namespace {
+
+// Limits the kernels to one instruction-set level; restores all levels afterwards.
+struct LevelGuard {
+  explicit LevelGuard(KernelLevel level) { set_kernel_limit(level); }
+  ~LevelGuard() { set_kernel_limit(KernelLevel::kAvx512); }
+};
+
+// Every level this CPU runs (the x86 kernels are only reachable where the CPU has them).
+std::vector<KernelLevel> levels() {
+  std::vector<KernelLevel> out{KernelLevel::kScalar};
+  if (cpu_features().avx2_fma()) out.push_back(KernelLevel::kAvx2);
+  if (cpu_features().avx512()) out.push_back(KernelLevel::kAvx512);
+  return out;
+}
+
+// y = x W^T in double from f32 copies of both.
+torch::Tensor reference(const torch::Tensor& w, const torch::Tensor& x) {
+  return torch::matmul(x.to(torch::kFloat64), w.to(torch::kFloat64).t());
+}
+
+// Shapes: column counts below, at and above the vector widths (tails), row counts that are
+// not multiples of the 4-row unroll, 1 and several activation rows.
+struct Shape {
+  int64_t rows, cols, n;
+};
+const std::vector<Shape> kShapes{{1, 8, 1}, {37, 40, 1}, {5, 100, 3}, {64, 512, 2},
+                                 {19, 2048 + 48, 1}, {33, 1000, 8}};
+
+// |error| bound for a length-K f32 dot product: K * eps * sum|w x| (a loose, standard bound).
+double dot_bound(const torch::Tensor& w, const torch::Tensor& x) {
+  const double abs_sum =
+      torch::matmul(x.abs().to(torch::kFloat64), w.abs().to(torch::kFloat64).t()).max().item<double>();
+  return static_cast<double>(w.size(1)) * 6e-8 * abs_sum + 1e-30;
+}
+
+torch::Tensor run(const torch::Tensor& w, const torch::Tensor& x) {
+  torch::InferenceMode guard;
+  return linear_forward(x, w, {});
+}
+
+}  // namespace
+
+TEST(Gemv, F32AndBf16WeightsMatchDoubleReference) {
+  for (KernelLevel level : levels()) {
+    LevelGuard g(level);
+    const std::string kernel = gemv_kernel_name(WeightKind::kBF16, true);
+    for (const Shape& s : kShapes) {
+      torch::manual_seed(s.rows * 7 + s.cols);
+      auto w = torch::randn({s.rows, s.cols});
+      auto x = torch::randn({s.n, s.cols});
+      // f32 weights, f32 activations.
+      EXPECT_LT((run(w, x).to(torch::kFloat64) - reference(w, x)).abs().max().item<double>(),
+                dot_bound(w, x))
+          << "f32 " << s.rows << "x" << s.cols << " kernel " << kernel;
+      // bf16 weights, f32 activations: the weights widen exactly.
+      auto wb = w.to(torch::kBFloat16);
+      EXPECT_LT((run(wb, x).to(torch::kFloat64) - reference(wb, x)).abs().max().item<double>(),
+                dot_bound(wb, x))
+          << "bf16 x f32 " << s.rows << "x" << s.cols << " kernel " << kernel;
+      // bf16 weights, bf16 activations: products of bf16 values are exact in f32; the
+      // result is rounded to bf16 (relative 2^-9) like a bf16 matmul's.
+      auto xb = x.to(torch::kBFloat16);
+      auto ref = reference(wb, xb);
+      auto got = run(wb, xb);
+      EXPECT_EQ(got.scalar_type(), torch::kBFloat16);
+      EXPECT_LT((got.to(torch::kFloat64) - ref).abs().max().item<double>(),
+                dot_bound(wb, xb) + ref.abs().max().item<double>() * std::ldexp(1.0, -8))
+          << "bf16 x bf16 " << s.rows << "x" << s.cols << " kernel " << kernel;
+    }
+  }
+}
+
+TEST(Gemv, BiasIsAddedOnce) {
+  torch::manual_seed(3);
+  auto w = torch::randn({21, 64}), x = torch::randn({2, 64}), b = torch::randn({21});
+  torch::InferenceMode guard;
+  auto got = linear_forward(x, w, b).to(torch::kFloat64);
+  auto ref = reference(w, x) + b.to(torch::kFloat64);
+  EXPECT_LT((got - ref).abs().max().item<double>(), dot_bound(w, x) + 1e-6);
+}
+
+TEST(Gemv, Q8PackingIsLlamaCppsQuantizer) {
+  torch::manual_seed(4);
+  const int64_t rows = 3, cols = 96;
+  auto w = torch::randn({rows, cols}) * 0.1;
+  w[1].zero_();  // an all-zero row: d = 0, q = 0
+  Q8Weight q = quantize_q8_weight(w.data_ptr<float>(), rows, cols);
+  EXPECT_EQ(q.padded_cols, kQ8Group);
+  std::vector<float> ours(static_cast<size_t>(rows * cols));
+  dequantize_q8_weight(q, ours.data());
+  std::vector<uint8_t> blocks(static_cast<size_t>(cols / 32 * kQ8_0BlockBytes));
+  std::vector<float> theirs(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    quantize_q8_0(w[r].data_ptr<float>(), cols, blocks.data());
+    dequantize_q8_0(blocks.data(), cols, theirs.data());
+    for (int64_t c = 0; c < cols; ++c)
+      ASSERT_EQ(ours[static_cast<size_t>(r * cols + c)], theirs[static_cast<size_t>(c)])
+          << r << "," << c;
+  }
+}
+
+// The Q8_0 kernels compute sum_b d_w d_x dot(q_w, q_x) with the activations quantized per
+// block as llama.cpp's q8_0 x q8_0 dot does: every ISA agrees with the scalar kernel to f32
+// rounding, and the product is within the quantization error of the exact one.
+TEST(Gemv, Q8KernelsAgreeAndStayNearTheExactProduct) {
+  for (const Shape& s : std::vector<Shape>{{37, 64, 1}, {8, 512, 3}, {13, 2048 + 64, 1}}) {
+    torch::manual_seed(s.cols);
+    auto w = torch::randn({s.rows, s.cols}), x = torch::randn({s.n, s.cols});
+    auto q8 = make_q8_weight(w);
+    torch::InferenceMode guard;
+    torch::Tensor slow;
+    {
+      LevelGuard g(KernelLevel::kScalar);
+      slow = linear_forward(x, w, {}, q8.get());
+    }
+    torch::Tensor fast;
+    for (KernelLevel level : levels()) {
+      LevelGuard g(level);
+      fast = linear_forward(x, w, {}, q8.get());
+      EXPECT_LT((fast - slow).abs().max().item<double>(), dot_bound(w, x))
+          << s.rows << "x" << s.cols << " " << gemv_kernel_name(WeightKind::kQ8_0, false);
+    }
+    // 8-bit weights and activations: relative error per term <= 2 x 2^-8 (round to nearest
+    // of max/127 steps); bound by 1 % of sum |w x|.
+    const double abs_sum = torch::matmul(x.abs(), w.abs().t()).max().item<double>();
+    EXPECT_LT((fast.to(torch::kFloat64) - reference(w, x)).abs().max().item<double>(),
+              0.01 * abs_sum);
+  }
+}
+
+TEST(Gemv, GradientsTakeTheMatmulPath) {
+  torch::manual_seed(5);
+  auto w = torch::randn({6, 32}, torch::requires_grad());
+  auto x = torch::randn({1, 32});
+  auto y = linear_forward(x, w, {});
+  ASSERT_TRUE(y.requires_grad());
+  y.sum().backward();
+  // d(sum y)/dW = x broadcast over the rows.
+  EXPECT_TRUE(torch::allclose(w.grad(), x.expand({6, 32})));
+}
+
+TEST(Gemv, KernelNamesFollowTheCpu) {
+  const CpuFeatures& f = cpu_features();
+  const std::string bf16 = gemv_kernel_name(WeightKind::kBF16, true);
+  if (f.avx512() && f.avx512bf16) EXPECT_EQ(bf16, "avx512_bf16");
+  else if (f.avx512()) EXPECT_EQ(bf16, "avx512");
+  else if (f.avx2_fma()) EXPECT_EQ(bf16, "avx2");
+  else EXPECT_EQ(bf16, "scalar");
+  LevelGuard g(KernelLevel::kScalar);
+  EXPECT_EQ(gemv_kernel_name(WeightKind::kQ8_0, false), "scalar");
+  if (f.avx2_fma()) {
+    LevelGuard g2(KernelLevel::kAvx2);
+    EXPECT_EQ(gemv_kernel_name(WeightKind::kQ8_0, false), "avx2");
+    EXPECT_EQ(gemv_kernel_name(WeightKind::kBF16, true), "avx2");
+  }
+}

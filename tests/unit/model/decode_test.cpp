@@ -1,0 +1,154 @@
+// Decoding through the GEMV kernels (model/linear.h): greedy generation with the KV cache
+// equals greedy over full forwards (f32 and bf16), the kernels agree with LibTorch's matmul
+// path, and Q8_0 weights stay close to the native ones. Expected values come from these
+// invariants (the same model run two ways), never from stored outputs.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "model/causal_lm.h"
+#include "model/kv_cache.h"
+#include "model/linear.h"
+#include "model/synthetic.h"
+#include "serve/generate.h"
+#include "support/assets.h"
+
+using namespace llmprune;
+
+namespace {
+
+// hidden 64 and intermediate 96: the Q8_0 path needs multiples of 32 inputs.
+SyntheticOptions small(uint64_t seed) {
+  SyntheticOptions o;
+  o.n_layers = 3;
+  o.hidden = 64;
+  o.heads = 4;
+  o.kv_heads = 2;
+  o.intermediate = 96;
+  o.vocab = 96;
+  o.seed = seed;
+  return o;
+}
+
+std::unique_ptr<CausalLM> load(const std::string& dir, const std::string& dtype,
+                               const std::string& weights = "native") {
+  LoadOptions o;
+  o.dtype = dtype;
+  o.weights = weights;
+  return CausalLM::load(dir, o);
+}
+
+// Greedy over full forwards of the growing sequence, token by token; at each step the
+// cached generator's token must be the full forward's argmax, or tie with it within `tol`
+// (bf16 rounds the two paths' logits differently).
+void expect_cached_greedy_equals_full(CausalLM& m, const std::vector<int64_t>& prompt,
+                                      int64_t n, double tol) {
+  GenerateOptions g;
+  g.max_new_tokens = n;
+  g.stop_at_eos = false;
+  const GenerateResult r = generate(m, prompt, g);
+  ASSERT_EQ(static_cast<int64_t>(r.tokens.size()), n);
+  std::vector<int64_t> seq = prompt;
+  torch::InferenceMode guard;
+  for (int64_t i = 0; i < n; ++i) {
+    auto ids = torch::tensor(seq, torch::kLong).view({1, -1});
+    auto last = m.forward(ids)[0][static_cast<int64_t>(seq.size()) - 1].to(torch::kFloat64);
+    const int64_t best = last.argmax().item<int64_t>(), got = r.tokens[static_cast<size_t>(i)];
+    if (got != best)
+      EXPECT_LE((last[best] - last[got]).item<double>(), tol) << "step " << i;
+    seq.push_back(got);  // follow the cached generator (the sequences stay comparable)
+  }
+}
+
+}  // namespace
+
+TEST(Decode, CachedGreedyEqualsFullForwardGreedy) {
+  for (const std::string family : {"llama", "qwen2", "opt"}) {
+    const std::string dir = test::temp_dir("dec-" + family) + "/m";
+    make_test_model(family, dir, small(7));
+    const std::vector<int64_t> prompt{3, 17, 42, 5, 9};
+    // f32: the kernels and the matmul differ in summation order only (1e-6 of the logits):
+    // the argmax must be identical.
+    expect_cached_greedy_equals_full(*load(dir, "f32"), prompt, 12, 0.0);
+    // bf16: products are exact, results round to 8 bits (2^-9 relative); logits here are
+    // O(1), so paths may tie within a few hundredths.
+    expect_cached_greedy_equals_full(*load(dir, "bf16"), prompt, 12, 0.05);
+  }
+}
+
+TEST(Decode, KernelsMatchTheMatmulPath) {
+  const std::string dir = test::temp_dir("dec-kern") + "/m";
+  make_test_model("llama", dir, small(8));
+  for (const std::string dtype : {"f32", "bf16"}) {
+    auto m = load(dir, dtype);
+    auto ids = torch::tensor({4, 8, 15, 16, 23, 42}, torch::kLong).view({1, -1});
+    torch::InferenceMode guard;
+    std::vector<torch::Tensor> runs;
+    for (bool gemv : {true, false}) {
+      set_gemv_enabled(gemv);
+      KVCache cache(*m, 1, 8);
+      std::vector<torch::Tensor> steps;
+      for (int64_t t = 0; t < ids.size(1); ++t)
+        steps.push_back(m->forward(ids.narrow(1, t, 1), &cache).to(torch::kFloat64));
+      runs.push_back(torch::cat(steps, 1));
+    }
+    set_gemv_enabled(true);
+    const double diff = (runs[0] - runs[1]).abs().max().item<double>();
+    const double scale = runs[1].abs().max().item<double>();
+    // f32: summation order only; bf16: one 2^-8 rounding of each layer's outputs may differ.
+    EXPECT_LT(diff, dtype == "f32" ? 1e-5 * scale : 0.05 * scale) << dtype;
+  }
+}
+
+TEST(Decode, Q8WeightsStayCloseToNative) {
+  const std::string dir = test::temp_dir("dec-q8") + "/m";
+  make_test_model("llama", dir, small(9));
+  auto native = load(dir, "f32"), q8 = load(dir, "f32", "q8_0");
+  auto ids = torch::tensor({1, 2, 3, 4, 5, 6, 7, 8}, torch::kLong).view({1, -1});
+  torch::InferenceMode guard;
+  auto a = native->forward(ids).to(torch::kFloat64), b = q8->forward(ids).to(torch::kFloat64);
+  const double scale = a.abs().max().item<double>();
+  // 8-bit weights (relative step 1/127 of each block's max): a few % of the logit range.
+  const double diff = (a - b).abs().max().item<double>();
+  EXPECT_GT(diff, 0.0);  // the quantized weights are really used
+  EXPECT_LT(diff, 0.05 * scale);
+  // Prefill (matmul on widened Q8_0 weights) and cached decoding (int8 dot products with
+  // per-block quantized activations) agree within the activations' 8-bit rounding.
+  KVCache cache(*q8, 1, 8);
+  std::vector<torch::Tensor> steps;
+  for (int64_t t = 0; t < ids.size(1); ++t)
+    steps.push_back(q8->forward(ids.narrow(1, t, 1), &cache).to(torch::kFloat64));
+  EXPECT_LT((torch::cat(steps, 1) - b).abs().max().item<double>(), 0.05 * scale);
+}
+
+TEST(Decode, UnknownWeightsFormIsBadInput) {
+  const std::string dir = test::temp_dir("dec-bad") + "/m";
+  make_test_model("llama", dir, small(1));
+  const std::string e = test::bad_input_message([&] { load(dir, "f32", "q4"); });
+  EXPECT_NE(e.find("unknown --weights 'q4'"), std::string::npos) << e;
+}
+
+// A bf16 checkpoint computed in f32 keeps bf16 weights (LoadOptions::keep_bf16): widening
+// bf16 is exact, so prefill and cached decoding give the same bits as widening at load.
+TEST(Decode, Bf16WeightsWithF32ComputeAreBitIdentical) {
+  for (const std::string family : {"llama", "opt"}) {
+    const std::string dir = test::temp_dir("dec-keep-" + family) + "/m";
+    SyntheticOptions so = small(11);
+    so.dtype = "bf16";
+    make_test_model(family, dir, so);
+    LoadOptions keep, widen;
+    widen.keep_bf16 = false;
+    auto a = CausalLM::load(dir, keep), b = CausalLM::load(dir, widen);
+    for (const auto& [name, p] : a->named_parameters())
+      EXPECT_EQ(p.scalar_type(), torch::kBFloat16) << name;
+    for (const auto& [name, p] : b->named_parameters())
+      EXPECT_EQ(p.scalar_type(), torch::kFloat32) << name;
+    auto ids = torch::tensor({5, 1, 60, 33, 2, 7}, torch::kLong).view({1, -1});
+    torch::InferenceMode guard;
+    EXPECT_TRUE(torch::equal(a->forward(ids), b->forward(ids))) << family;
+    KVCache ca(*a, 1, 8), cb(*b, 1, 8);
+    for (int64_t t = 0; t < ids.size(1); ++t)
+      EXPECT_TRUE(torch::equal(a->forward(ids.narrow(1, t, 1), &ca),
+                               b->forward(ids.narrow(1, t, 1), &cb)))
+          << family << " step " << t;
+  }
+}
