@@ -11,7 +11,9 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool has_bias, const torch::Tens
 }
 
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) const {
-  return torch::nn::functional::linear(x, weight, bias);
+  torch::Tensor y = torch::nn::functional::linear(x, weight, bias);
+  if (adapter) y = y + adapter->forward(x);
+  return y;
 }
 
 NormImpl::NormImpl(int64_t dim, NormKind kind_, bool affine, double eps_,
