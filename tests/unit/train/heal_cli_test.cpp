@@ -79,3 +79,37 @@ TEST(HealCli, BadInputIsOneLineExit2AndWritesNothing) {
                                             "/wa --dataset " + data + " --seq-len 32"),
                          "has shape [2, 64] but this model needs [2, 48]");
 }
+
+// `prune depth|width ... --heal`: prune, heal the pruned model into --heal-out, and (width with
+// --eval) report the perplexity after healing; --heal without --heal-data is refused before
+// anything is written.
+TEST(HealCli, PruneThenHeal) {
+  const std::string root = test::temp_dir("heal_prune");
+  const std::string model = test::make_prune_model("llama", root + "/m", 3);
+  const std::string data = text_file(root);
+  const std::string calib = " --dataset " + data + " --nsamples 4 --seqlen 32 --batch-size 2";
+  auto d = test::run_llmprune("-q prune depth --model " + model + calib + " --n-drop 1 --out " +
+                              root + "/D --bundles-dir " + root + "/B --heal --heal-data " + data +
+                              " --heal-seq-len 32 --heal-max-steps 2 --heal-targets mlp --report " +
+                              root + "/d.json");
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  EXPECT_TRUE(path_exists(root + "/D-heal/adapter_model.safetensors"));
+  EXPECT_EQ(read_json_file(root + "/d.json").at("heal").at("steps"), 2);
+
+  auto w =
+      test::run_llmprune("-q prune width --model " + model + calib + " --ratio 0.2 --out " + root +
+                         "/W --eval " + data + " --eval-seq-len 32 --heal --heal-data " + data +
+                         " --heal-seq-len 32 --heal-max-steps 2 --heal-out " + root +
+                         "/WA --heal-method full --heal-lr 1e-3 --report " + root + "/w.json");
+  ASSERT_EQ(w.exit_code, 0) << w.err;
+  const json rep = read_json_file(root + "/w.json");
+  EXPECT_EQ(rep.at("heal").at("method"), "full");
+  EXPECT_GT(rep.at("heal").at("eval_after_heal").at("ppl").get<double>(), 1.0);
+  EXPECT_TRUE(path_exists(root + "/WA/model.safetensors"));
+
+  test::expect_bad_input(
+      test::run_llmprune("prune depth --model " + model + calib + " --n-drop 1 --out " + root +
+                         "/X --bundles-dir " + root + "/XB --heal"),
+      "--heal needs --heal-data FILE");
+  EXPECT_FALSE(path_exists(root + "/X"));
+}
