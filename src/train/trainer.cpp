@@ -268,6 +268,12 @@ TrainResult Trainer::run(const std::function<void(const StepRecord&)>& on_step) 
     res.steps = rec.step;
     if (on_step) on_step(rec);
     if (progress) progress->advance(1, tokens);
+    // The bar shows tokens/s and ETA; the loss goes in a line every tenth of the run.
+    if (progress && (rec.step % std::max<int64_t>(1, total_steps_ / 10) == 0 ||
+                     rec.step == total_steps_))
+      log_info("heal step ", rec.step, "/", total_steps_, "  loss ", rec.loss, "  lr ", rec.lr,
+               "  grad norm ", rec.grad_norm,
+               std::isfinite(rec.val_loss) ? "  val loss " + std::to_string(rec.val_loss) : "");
     if (o_.save_every > 0 && rec.step % o_.save_every == 0 && !o_.checkpoint_dir.empty())
       save_checkpoint(rec.step, res.log);
   }
