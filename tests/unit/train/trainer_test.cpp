@@ -1,6 +1,7 @@
-// The healing loop: the same seed gives the same adapter bytes, a run stopped at step k and
-// resumed from its checkpoint ends with the same bytes as an uninterrupted one, training
-// lowers the loss, and the data readers (alpaca masks, text windows, bad input).
+// The healing loop: the same seed gives the same adapter bytes (resident or streamed), a run
+// stopped at step k and resumed from its checkpoint ends with the same bytes as an
+// uninterrupted one, training lowers the loss, and the data readers (alpaca masks, text
+// windows, bad input).
 #include "train/trainer.h"
 
 #include <gtest/gtest.h>
@@ -44,8 +45,8 @@ TrainOptions small_options(const std::string& ckpt) {
 
 // Train with `o` on the fixture model and save the adapter to `out`; returns the result.
 TrainResult train_once(const std::string& model, const std::string& data, TrainOptions o,
-                       const std::string& out) {
-  LayerSource src(model, LoadOptions{}, true);
+                       const std::string& out, bool resident = true) {
+  LayerSource src(model, LoadOptions{}, resident);
   auto tok = Tokenizer::from_dir(model);
   DataOptions d;
   d.seq_len = 240;  // the byte-level tokenizer: the Alpaca prompt alone is ~200 tokens
@@ -82,6 +83,10 @@ TEST(Trainer, SameSeedSameBytesAndResumeEqualsUninterrupted) {
   EXPECT_EQ(r.log.size(), 6u);
   EXPECT_EQ(bytes_a, read_file(root + "/c/adapter_model.safetensors"));
   for (size_t i = 0; i < 6; ++i) EXPECT_EQ(r.log[i].loss, a.log[i].loss) << i;
+
+  // Streaming (one layer's weights at a time, adapters attached on each fetch): same bytes.
+  train_once(model, data, small_options(""), root + "/s", /*resident=*/false);
+  EXPECT_EQ(bytes_a, read_file(root + "/s/adapter_model.safetensors"));
 
   // Another seed: other bytes. A resume with other options is refused.
   TrainOptions other = small_options("");
