@@ -32,6 +32,21 @@ GradientResult run_gradients(LayerSource& src, const torch::Tensor& windows,
     return a ? &src.rope(a->head_dim, T) : nullptr;
   };
 
+  auto fetch = [&](int64_t l) -> const DecoderLayerImpl& {
+    const DecoderLayerImpl& layer = src.layer(l);
+    if (opts.on_fetch) opts.on_fetch(l, layer);
+    return layer;
+  };
+  std::vector<torch::Tensor> masks;  // per batch, [b, T - 1] fp, scored targets
+  if (opts.mask.defined()) {
+    LLMPRUNE_ASSERT(opts.mask.sizes() == windows.sizes(), "gradient mask shape");
+    for (int64_t b = 0; b < N; b += opts.batch_size)
+      masks.push_back(opts.mask.narrow(0, b, std::min(opts.batch_size, N - b))
+                          .narrow(1, 1, T - 1)
+                          .to(src.device(), src.dtype() == torch::kFloat64 ? torch::kFloat64
+                                                                          : torch::kFloat32));
+  }
+
   // Forward without autograd, keeping every layer's input: xs[l][b].
   std::vector<std::vector<torch::Tensor>> xs(static_cast<size_t>(L + 1));
   {
@@ -40,9 +55,12 @@ GradientResult run_gradients(LayerSource& src, const torch::Tensor& windows,
     src.release_edges();
     if (progress) progress->advance(1, 1);
     for (int64_t l = 0; l < L; ++l) {
-      const DecoderLayerImpl& layer = src.layer(l);
-      for (const auto& x : xs[static_cast<size_t>(l)])
-        xs[static_cast<size_t>(l + 1)].push_back(layer.forward(x, rope_of(l), nullptr, nullptr));
+      const DecoderLayerImpl& layer = fetch(l);
+      for (size_t b = 0; b < xs[static_cast<size_t>(l)].size(); ++b) {
+        if (opts.before_forward) opts.before_forward(l, static_cast<int64_t>(b));
+        xs[static_cast<size_t>(l + 1)].push_back(
+            layer.forward(xs[static_cast<size_t>(l)][b], rope_of(l), nullptr, nullptr));
+      }
       src.release_layer(l);
       if (progress) progress->advance(1, 1);
     }
@@ -79,20 +97,26 @@ GradientResult run_gradients(LayerSource& src, const torch::Tensor& windows,
   for (int64_t b = 0; b < nb; ++b) {
     torch::Tensor h = xs[static_cast<size_t>(L)][static_cast<size_t>(b)].detach().requires_grad_(true);
     const torch::Tensor& t = ids[static_cast<size_t>(b)];
-    const double scored = static_cast<double>(t.size(0) * (T - 1));
+    const torch::Tensor m = masks.empty() ? torch::Tensor() : masks[static_cast<size_t>(b)];
+    const int64_t n_scored = m.defined() ? static_cast<int64_t>(m.sum().item<double>())
+                                         : t.size(0) * (T - 1);
+    r.scored += n_scored;
+    const double scored = static_cast<double>(std::max<int64_t>(n_scored, 1));
     auto targets = t.narrow(1, 1, T - 1).to(h.device());
     double loss = 0;
-    for (int64_t s = 0; s < T - 1; s += kLossChunk) {
+    for (int64_t s = 0; s < T - 1 && n_scored > 0; s += kLossChunk) {
       const int64_t n = std::min(kLossChunk, T - 1 - s);
       torch::Tensor logits = src.lm_head(src.final_norm(h.narrow(1, s, n)));
       if (logits.scalar_type() != torch::kFloat64) logits = logits.to(torch::kFloat);
-      torch::Tensor nll = -torch::log_softmax(logits, -1)
+      torch::Tensor tok = -torch::log_softmax(logits, -1)
                                .gather(-1, targets.narrow(1, s, n).unsqueeze(-1))
-                               .sum() / scored;
+                               .squeeze(-1);
+      if (m.defined()) tok = tok * m.narrow(1, s, n);
+      torch::Tensor nll = tok.sum() / scored;
       nll.backward();
       loss += nll.item<double>();
     }
-    g[static_cast<size_t>(b)] = h.grad();
+    g[static_cast<size_t>(b)] = h.grad().defined() ? h.grad() : torch::zeros_like(h);
     r.mean_loss += loss / static_cast<double>(nb);
     torch::NoGradGuard ng;
     for (auto& [name, p] : head_params) {
@@ -111,19 +135,28 @@ GradientResult run_gradients(LayerSource& src, const torch::Tensor& windows,
   if (progress) progress->advance(1, 1);
 
   for (int64_t l = L - 1; l >= 0; --l) {
-    const DecoderLayerImpl& layer = src.layer(l);
+    const DecoderLayerImpl& layer = fetch(l);
     LayerGradients lg;
     lg.layer = l;
     std::vector<torch::Tensor> params;
-    for (const auto& item : layer.named_parameters(/*recurse=*/true)) {
-      lg.names.push_back(src.family().naming().layer_prefix(l) + item.key());
-      params.push_back(item.value());
-      item.value().requires_grad_(true);
-      lg.grad.push_back(torch::zeros(item.value().sizes(), item.value().options().dtype(acc)));
+    std::vector<std::pair<std::string, torch::Tensor>> named;
+    if (opts.trainable) {
+      named = opts.trainable(l, layer);
+    } else {
+      for (const auto& item : layer.named_parameters(/*recurse=*/true))
+        named.emplace_back(src.family().naming().layer_prefix(l) + item.key(), item.value());
+    }
+    for (const auto& [name, p] : named) {
+      lg.names.push_back(name);
+      params.push_back(p);
+      p.requires_grad_(true);
+      const auto dt = p.scalar_type() == torch::kFloat64 ? torch::kFloat64 : acc;
+      lg.grad.push_back(torch::zeros(p.sizes(), p.options().dtype(dt)));
       if (opts.fisher) lg.grad_sq.push_back(torch::zeros_like(lg.grad.back()));
     }
     for (int64_t b = 0; b < nb; ++b) {
       auto& x_in = xs[static_cast<size_t>(l)][static_cast<size_t>(b)];
+      if (opts.before_forward) opts.before_forward(l, b);
       torch::Tensor x = x_in.detach().requires_grad_(true);
       torch::Tensor y = layer.forward(x, rope_of(l), nullptr, nullptr);
       y.backward(g[static_cast<size_t>(b)]);

@@ -35,10 +35,26 @@ struct GradientOptions {
   // embedding output enters layer 0 directly (RoPE, no projections).
   bool edges = false;
   bool progress = true;
+  // Training (src/train/) reuses the recomputation with three additions:
+  // mask [N, T] (bool or 0/1): token t of a window is scored (as the target of position t-1)
+  // only where mask[n][t] is set (column 0 is ignored); L_b is then the mean NLL over the
+  // scored tokens of batch b (0 when it has none). Undefined: every token 1..T-1.
+  torch::Tensor mask;
+  // The tensors differentiated in a layer, under their names (default: the layer's own
+  // parameters under HF names). Called each time the layer is fetched from the source.
+  std::function<std::vector<std::pair<std::string, torch::Tensor>>(int64_t layer,
+                                                                   const DecoderLayerImpl&)>
+      trainable;
+  // Called after every fetch of layer `l` (before it runs; e.g. to attach adapters) and
+  // before each forward of (layer, batch), in both passes (e.g. to reseed dropout so that the
+  // recomputation draws the same masks).
+  std::function<void(int64_t layer, const DecoderLayerImpl&)> on_fetch;
+  std::function<void(int64_t layer, int64_t batch)> before_forward;
 };
 
 struct GradientResult {
   double mean_loss = 0;  // mean over batches of L_b
+  int64_t scored = 0;    // tokens scored
   int64_t batches = 0;
   double seconds = 0;
 };

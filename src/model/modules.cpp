@@ -12,7 +12,9 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool has_bias, const torch::Tens
 }
 
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) const {
-  return linear_forward(x, weight, bias, q8.get());
+  torch::Tensor y = linear_forward(x, weight, bias, q8.get());
+  if (adapter) y = y + adapter->forward(x);
+  return y;
 }
 
 NormImpl::NormImpl(int64_t dim, NormKind kind_, bool affine, double eps_,

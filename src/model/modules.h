@@ -10,14 +10,23 @@
 
 namespace llmprune {
 
-// y = x W^T (+ b). Weight [out, in], bias [out]. Decoding runs through the GEMV kernels
-// (model/linear.h), on `q8` when a Q8_0 copy was made (LoadOptions::weights).
+// A side path added to a linear map's output (LoRA, src/train/). It lives beside the model:
+// not a registered module, so named_parameters() stays the checkpoint's keys.
+class LinearAdapter {
+ public:
+  virtual ~LinearAdapter() = default;
+  virtual torch::Tensor forward(const torch::Tensor& x) const = 0;
+};
+
+// y = x W^T (+ b) (+ adapter(x)). Weight [out, in], bias [out]. Decoding runs through the
+// GEMV kernels (model/linear.h), on `q8` when a Q8_0 copy was made (LoadOptions::weights).
 class LinearImpl : public torch::nn::Module {
  public:
   LinearImpl(int64_t in, int64_t out, bool bias, const torch::TensorOptions& opts);
   torch::Tensor forward(const torch::Tensor& x) const;
   torch::Tensor weight, bias;  // bias undefined when absent
   std::shared_ptr<const kernels::Q8Weight> q8;  // null unless quantized for decoding
+  std::shared_ptr<LinearAdapter> adapter;  // optional
 };
 TORCH_MODULE(Linear);
 

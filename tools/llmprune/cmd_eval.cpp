@@ -4,6 +4,7 @@
 #include "eval/perplexity.h"
 #include "io/dataset.h"
 #include "runtime.h"
+#include "train/peft_io.h"
 #include "tokenizer/tokenizer.h"
 #include "util/log.h"
 #include "util/timer.h"
@@ -12,7 +13,7 @@ namespace llmprune::cli {
 namespace {
 
 struct EvalOptions {
-  std::string model, dataset = "wikitext2", data_dir, report;
+  std::string model, dataset = "wikitext2", data_dir, report, adapter;
   int64_t seq_len = 0, batch_size = 1, max_windows = 0;
   bool seq_len_given = false;  // an explicit --seq-len 0 is an error, not "the default"
   RuntimeOptions runtime;
@@ -26,6 +27,7 @@ void run_eval(EvalOptions o) {
   std::string text = load_eval_text(o.dataset, data_dir, &description);
   auto tokenizer = Tokenizer::from_dir(o.model);
   auto model = CausalLM::load(o.model, load_options(o.runtime));
+  apply_adapter(*model, o.adapter);  // --adapter: LoRA beside the model, not merged
   const ModelSpec& spec = model->spec();
 
   PerplexityOptions popts;
@@ -58,6 +60,7 @@ void run_eval(EvalOptions o) {
   report["model"] = o.model;
   report["family"] = spec.family;
   report["dataset"] = o.dataset;
+  if (!o.adapter.empty()) report["adapter"] = o.adapter;
   report["dataset_description"] = description;
   report["text_bytes"] = text.size();
   report["windows_available"] = r.n_tokens / r.seq_len;
@@ -86,6 +89,7 @@ LLMPRUNE_COMMAND("", 40) {
       "Example:\n  llmprune eval --model ../shared/assets/models/stories260K-hf --dataset wikitext2 "
       "--seq-len 256 --report eval.json");
   add_model_option(cmd, o->model);
+  cmd->add_option("--adapter", o->adapter, "a PEFT LoRA adapter folder applied without merging");
   cmd->add_option("-d,--dataset", o->dataset, "wikitext2, ptb, c4 or a file path")
       ->capture_default_str();
   cmd->add_option("--data-dir", o->data_dir,

@@ -3,6 +3,7 @@
 
 #include "command.h"
 #include "runtime.h"
+#include "train/peft_io.h"
 #include "serve/generate.h"
 #include "tokenizer/tokenizer.h"
 #include "util/log.h"
@@ -11,7 +12,7 @@ namespace llmprune::cli {
 namespace {
 
 struct GenerateCliOptions {
-  std::string model, prompt, report;
+  std::string model, prompt, report, adapter;
   GenerateOptions gen;
   bool ignore_eos = false, no_special = false;
   RuntimeOptions runtime;
@@ -21,6 +22,7 @@ void run_generate(GenerateCliOptions o) {
   apply_runtime(o.runtime);
   auto tokenizer = Tokenizer::from_dir(o.model);
   auto model = CausalLM::load(o.model, load_options(o.runtime));
+  apply_adapter(*model, o.adapter);  // --adapter: LoRA beside the model, not merged
   std::vector<TokenId> ids32 = tokenizer->encode(o.prompt, !o.no_special);
   std::vector<int64_t> prompt(ids32.begin(), ids32.end());
 
@@ -74,6 +76,7 @@ LLMPRUNE_COMMAND("", 50) {
       "Example:\n  llmprune generate --model ../shared/assets/models/stories260K-hf "
       "--prompt \"Once upon a time\" --max-new-tokens 40");
   add_model_option(cmd, o->model);
+  cmd->add_option("--adapter", o->adapter, "a PEFT LoRA adapter folder applied without merging");
   cmd->add_option("-p,--prompt", o->prompt, "the prompt text")->required();
   cmd->add_option("-n,--max-new-tokens", o->gen.max_new_tokens, "tokens to generate at most")
       ->check(CLI::NonNegativeNumber)

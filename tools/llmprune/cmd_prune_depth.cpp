@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "command.h"
+#include "heal_options.h"
 #include "export/gguf_export.h"
 #include "prune/depth_job.h"
 #include "runtime.h"
@@ -19,6 +20,7 @@ struct PruneDepthCli {
   int64_t n_drop = -1;
   std::string split_policy = "half";
   std::string export_spec;  // --export gguf[:TYPE]
+  PruneHealOptions heal;  // --heal
 };
 
 
@@ -101,9 +103,11 @@ LLMPRUNE_COMMAND("prune", 10) {
                   "gguf:f32|f16|bf16|q8_0 (see `llmprune export`)");
   cmd->add_flag("!--no-pruned-ppl", o->job.pruned_ppl,
                 "skip the calibration perplexity of the pruned model (saves one calibration pass)");
+  add_prune_heal_options(cmd, o->heal);
   add_runtime_options(cmd, o->runtime);
   add_report_option(cmd, o->report);
-  cmd->callback([o] {
+  cmd->callback([o, cmd] {
+    check_prune_heal(o->heal);
     LLMPRUNE_CHECK(o->split_policy == "half" || o->split_policy == "ratio",
                    "--split-policy must be half or ratio, got '", o->split_policy, "'");
     if (o->split_policy == "half") o->job.request.split_ratio = 0.5;
@@ -116,6 +120,9 @@ LLMPRUNE_COMMAND("prune", 10) {
         gguf_export_beside(o->export_spec, o->job.out, o->job.dry_run, o->job.overwrite);
     json report = run_depth_job(o->job);
     if (gguf) report["gguf"] = export_gguf(*gguf);
+    if (o->heal.heal && !o->job.dry_run)
+      report["heal"] = prune_then_heal(cmd, o->heal, o->job.out, o->job.overwrite, o->runtime.seed,
+                                       o->runtime.device, o->runtime.dtype, "", 0);
     write_report(o->report, report);
   });
 }

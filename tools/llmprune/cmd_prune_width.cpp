@@ -2,6 +2,7 @@
 // importance score and a selection rule; write a loadable, self-consistent model
 // (src/prune/width_job.h).
 #include "command.h"
+#include "heal_options.h"
 #include "export/gguf_export.h"
 #include "prune/width_job.h"
 #include "runtime.h"
@@ -16,6 +17,7 @@ struct PruneWidthCli {
   std::string report, aggregate = "sum", targets = "all";
   std::string attn_layers, mlp_layers;
   std::string export_spec;  // --export gguf[:TYPE]
+  PruneHealOptions heal;  // --heal
 };
 
 // "A-B" (inclusive) -> first, last; "" leaves both at -1 (every layer).
@@ -148,9 +150,11 @@ LLMPRUNE_COMMAND("prune", 20) {
   cmd->add_option("--export", o->export_spec,
                   "also write the pruned model as GGUF beside --out (OUT.gguf; per-layer shapes "
                   "as llama.cpp's deci): gguf or gguf:f32|f16|bf16|q8_0 (see `llmprune export`)");
+  add_prune_heal_options(cmd, o->heal);
   add_runtime_options(cmd, o->runtime);
   add_report_option(cmd, o->report);
-  cmd->callback([o] {
+  cmd->callback([o, cmd] {
+    check_prune_heal(o->heal);
     LLMPRUNE_CHECK(o->targets == "all" || o->targets == "attn" || o->targets == "mlp",
                    "--targets must be all, attn or mlp, got '", o->targets, "'");
     o->job.request.attn = o->targets != "mlp";
@@ -168,6 +172,10 @@ LLMPRUNE_COMMAND("prune", 20) {
         gguf_export_beside(o->export_spec, o->job.out, o->job.dry_run, o->job.overwrite);
     json report = run_width_job(o->job);
     if (gguf) report["gguf"] = export_gguf(*gguf);
+    if (o->heal.heal && !o->job.dry_run)
+      report["heal"] = prune_then_heal(cmd, o->heal, o->job.out, o->job.overwrite, o->runtime.seed,
+                                       o->runtime.device, o->runtime.dtype, o->job.eval_dataset,
+                                       o->job.eval_seq_len);
     write_report(o->report, report);
   });
 }
