@@ -22,6 +22,13 @@ WeightView Q8Weight::view() const {
 }
 
 Q8Weight quantize_q8_weight(const float* w, int64_t rows, int64_t cols) {
+  return quantize_q8_weight(rows, cols, [&](int64_t r, float* out) {
+    std::memcpy(out, w + r * cols, static_cast<size_t>(cols) * sizeof(float));
+  });
+}
+
+Q8Weight quantize_q8_weight(int64_t rows, int64_t cols,
+                            const std::function<void(int64_t, float*)>& row) {
   LLMPRUNE_CHECK(cols % kQ8_0Block == 0, "Q8_0 weights need a multiple of 32 columns, got ",
                  cols);
   Q8Weight q;
@@ -33,8 +40,10 @@ Q8Weight quantize_q8_weight(const float* w, int64_t rows, int64_t cols) {
   q.scales.assign(static_cast<size_t>(rows * blocks), 0.0f);
   at::parallel_for(0, rows, 16, [&](int64_t r0, int64_t r1) {
     std::vector<uint8_t> packed(static_cast<size_t>(cols / kQ8_0Block * kQ8_0BlockBytes));
+    std::vector<float> values(static_cast<size_t>(cols));
     for (int64_t r = r0; r < r1; ++r) {
-      quantize_q8_0(w + r * cols, cols, packed.data());  // llama.cpp's blocks, bit for bit
+      row(r, values.data());
+      quantize_q8_0(values.data(), cols, packed.data());  // llama.cpp's blocks, bit for bit
       uint8_t* dst = q.quants.data() + r * q.padded_cols;
       float* d = q.scales.data() + r * blocks;
       for (int64_t b = 0; b < cols / kQ8_0Block; ++b) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "kernels/gemv.h"
@@ -23,7 +24,11 @@ struct Q8Weight {
   int64_t bytes() const { return static_cast<int64_t>(quants.size() + 4 * scales.size()); }
 };
 
-// Quantize a row-major f32 matrix [rows, cols]; cols must be a multiple of 32.
+// Quantize a matrix [rows, cols] (cols a multiple of 32) whose rows `row(r, out)` writes as
+// f32 into out[cols] (called from several threads at once).
+Q8Weight quantize_q8_weight(int64_t rows, int64_t cols,
+                            const std::function<void(int64_t, float*)>& row);
+// Same for a row-major f32 matrix.
 Q8Weight quantize_q8_weight(const float* w, int64_t rows, int64_t cols);
 
 // Element (r, c) as the kernels see it: d * q (for tests and dequantized matmuls).

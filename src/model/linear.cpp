@@ -2,6 +2,7 @@
 #include "model/linear.h"
 
 #include <atomic>
+#include <cstring>
 
 #include "util/error.h"
 
@@ -87,9 +88,27 @@ torch::Tensor linear_forward(const torch::Tensor& x, const torch::Tensor& weight
 
 std::shared_ptr<const kernels::Q8Weight> make_q8_weight(const torch::Tensor& weight) {
   LLMPRUNE_ASSERT(weight.dim() == 2, "make_q8_weight: weight of shape ", weight.sizes());
-  const torch::Tensor w = weight.to(torch::kCPU, torch::kFloat32).contiguous();
+  // Row by row from bf16 (widened exactly) or f32: no f32 copy of the whole matrix.
+  const torch::Tensor w =
+      weight.scalar_type() == torch::kBFloat16
+          ? weight.to(torch::kCPU).contiguous()
+          : weight.to(torch::kCPU, torch::kFloat32).contiguous();
+  const int64_t cols = w.size(1);
+  const bool bf16 = w.scalar_type() == torch::kBFloat16;
+  const void* data = w.data_ptr();
   return std::make_shared<const kernels::Q8Weight>(
-      kernels::quantize_q8_weight(w.data_ptr<float>(), w.size(0), w.size(1)));
+      kernels::quantize_q8_weight(w.size(0), cols, [&](int64_t r, float* out) {
+        if (!bf16) {
+          std::memcpy(out, static_cast<const float*>(data) + r * cols,
+                      static_cast<size_t>(cols) * sizeof(float));
+          return;
+        }
+        const uint16_t* in = static_cast<const uint16_t*>(data) + r * cols;
+        for (int64_t c = 0; c < cols; ++c) {
+          const uint32_t bits = static_cast<uint32_t>(in[c]) << 16;
+          std::memcpy(out + c, &bits, 4);
+        }
+      }));
 }
 
 }  // namespace llmprune

@@ -82,5 +82,18 @@ TEST(Q8_0, RoundTripWithinHalfAStep) {
   }
 }
 
+// Ties round away from zero, as roundf in ggml's quantize_row_q8_0_ref: with max|x| = 127 the
+// scale is 1 and x / d = x exactly (hand-derived expectations).
+TEST(Q8_0, TiesRoundAwayFromZero) {
+  float x[32] = {127.0f, 2.5f, -2.5f, 0.5f, -0.5f, 1.49999f, -1.5f, 126.5f};
+  uint8_t block[kQ8_0BlockBytes];
+  quantize_q8_0(x, 32, block);
+  const int8_t* q = reinterpret_cast<const int8_t*>(block + 2);
+  EXPECT_EQ(fp16_to_fp32(static_cast<uint16_t>(block[0] | (block[1] << 8))), 1.0f);
+  const int expected[8] = {127, 3, -3, 1, -1, 1, -2, 127};
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(q[i], expected[i]) << x[i];
+  for (int i = 8; i < 32; ++i) EXPECT_EQ(q[i], 0);
+}
+
 }  // namespace
 }  // namespace llmprune
