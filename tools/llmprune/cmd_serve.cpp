@@ -1,6 +1,8 @@
 // `llmprune serve`: the OpenAI-compatible HTTP server over a staged model (serve/http_server.h).
 // SIGTERM / SIGINT stop accepting connections, let running requests finish, then exit 0.
-#include <pthread.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <csignal>
 #include <cstdio>
@@ -10,6 +12,7 @@
 #include "command.h"
 #include "serve/http_server.h"
 #include "staged_options.h"
+#include "util/error.h"
 #include "util/log.h"
 
 namespace llmprune::cli {
@@ -21,13 +24,23 @@ struct ServeCliOptions {
   std::string report;
 };
 
+// Signals arrive on any thread (LibTorch starts its own): the handler only writes the signal
+// number to a pipe; a watcher thread reads it and stops the server.
+int g_signal_pipe[2] = {-1, -1};
+
+void on_stop_signal(int sig) {
+  const unsigned char b = static_cast<unsigned char>(sig);
+  ssize_t ignored = write(g_signal_pipe[1], &b, 1);
+  (void)ignored;
+}
+
 void run_serve(ServeCliOptions o) {
-  // Signals go to one watcher thread: block them before any other thread exists.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  LLMPRUNE_CHECK(pipe(g_signal_pipe) == 0, "serve: cannot create the signal pipe");
+  struct sigaction sa = {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
 
   StagedSetup s = setup_staged(o.staged);
   if (o.server.model_id.empty())
@@ -37,10 +50,11 @@ void run_serve(ServeCliOptions o) {
   HttpServer server(*s.model, *s.tokenizer, chat, s.policy, o.server);
   const int port = server.bind();
   std::thread watcher([&] {
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    if (sig == SIGTERM || sig == SIGINT) {
-      log_info("signal ", sig, ": finishing running requests, then exiting");
+    unsigned char sig = 0;
+    while (read(g_signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+    }
+    if (sig != 0) {
+      log_info("signal ", static_cast<int>(sig), ": finishing running requests, then exiting");
       server.stop();
     }
   });
@@ -49,7 +63,7 @@ void run_serve(ServeCliOptions o) {
   std::fprintf(stderr, "listening on http://%s:%d\n", o.server.host.c_str(), port);
   std::fflush(stderr);
   server.run();
-  if (!server.stopping()) pthread_kill(watcher.native_handle(), SIGTERM);
+  if (!server.stopping()) on_stop_signal(0);  // wake the watcher: nothing to stop
   watcher.join();
   log_info("server stopped");
   write_report(o.report, {{"command", "serve"},
