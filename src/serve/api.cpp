@@ -36,8 +36,8 @@ int64_t integer(const json& body, const char* key, int64_t def, int64_t lo, int6
     fail(key, "must be at most " + std::to_string(hi) + ", got " + v.dump());
   const int64_t x = v.get<int64_t>();
   if (x < lo || x > hi)
-    fail(key, "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
-                  v.dump());
+    fail(key,
+         "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + v.dump());
   return x;
 }
 
@@ -45,8 +45,8 @@ int64_t integer(const json& body, const char* key, int64_t def, int64_t lo, int6
 
 CompletionRequest parse_completion(const std::string& text, const ApiLimits& limits, bool chat) {
   if (text.size() > limits.max_body_bytes)
-    fail("body", "the request body has " + std::to_string(text.size()) +
-                     " bytes; the limit is " + std::to_string(limits.max_body_bytes));
+    fail("body", "the request body has " + std::to_string(text.size()) + " bytes; the limit is " +
+                     std::to_string(limits.max_body_bytes));
   json body;
   try {
     body = json::parse(text);
@@ -80,10 +80,9 @@ CompletionRequest parse_completion(const std::string& text, const ApiLimits& lim
     }
     if (r.prompt.empty()) fail("prompt", "must not be empty");
   }
-  r.gen.max_new_tokens =
-      integer(body, chat && body.contains("max_completion_tokens") ? "max_completion_tokens"
-                                                                   : "max_tokens",
-              limits.default_max_tokens, 1, limits.max_tokens);
+  r.gen.max_new_tokens = integer(
+      body, chat && body.contains("max_completion_tokens") ? "max_completion_tokens" : "max_tokens",
+      limits.default_max_tokens, 1, limits.max_tokens);
   r.gen.sampling.temperature = number(body, "temperature", 0.0, 0.0, 2.0);
   r.gen.sampling.top_p = number(body, "top_p", 1.0, 1e-9, 1.0);
   r.gen.sampling.top_k = integer(body, "top_k", 0, 0, 1 << 20);
@@ -142,7 +141,11 @@ std::string utf8_sanitize(const std::string& b, bool hold_tail) {
   size_t i = 0;
   while (i < n) {
     const auto c = static_cast<unsigned char>(b[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xE  ? 3
+                 : (c >> 3) == 0x1E ? 4
+                                    : 0;
     if (c == 0xC0 || c == 0xC1 || c > 0xF4) len = 0;  // overlong or beyond U+10FFFF
     if (len == 1) {
       out += b[i++];

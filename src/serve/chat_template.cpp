@@ -65,7 +65,8 @@ ChatTemplate ChatTemplate::recognise(const std::string& text, const std::string&
   }
   if (has(text, "<|im_start|>") && has(text, "<|im_end|>")) {
     t.kind = Kind::kChatML;
-    if (has(text, "You are a helpful assistant.")) t.default_system = "You are a helpful assistant.";
+    if (has(text, "You are a helpful assistant."))
+      t.default_system = "You are a helpful assistant.";
   } else if (has(text, "[INST]") && has(text, "<<SYS>>")) {
     t.kind = Kind::kLlama2;
   } else if (has(text, "[INST]") && has(text, "[/INST]")) {
@@ -74,20 +75,27 @@ ChatTemplate ChatTemplate::recognise(const std::string& text, const std::string&
     t.kind = Kind::kZephyr;
   } else {
     t.kind = Kind::kUnsupported;
-    t.why = "the model's chat_template is not one llmprune can render (supported: ChatML, "
-            "Llama-2, Mistral [INST], Zephyr)";
+    t.why =
+        "the model's chat_template is not one llmprune can render (supported: ChatML, "
+        "Llama-2, Mistral [INST], Zephyr)";
   }
   return t;
 }
 
 const char* ChatTemplate::name() const {
   switch (kind) {
-    case Kind::kChatML: return "chatml";
-    case Kind::kLlama2: return "llama-2";
-    case Kind::kMistral: return "mistral";
-    case Kind::kZephyr: return "zephyr";
-    case Kind::kUnsupported: return "unsupported";
-    case Kind::kNone: break;
+    case Kind::kChatML:
+      return "chatml";
+    case Kind::kLlama2:
+      return "llama-2";
+    case Kind::kMistral:
+      return "mistral";
+    case Kind::kZephyr:
+      return "zephyr";
+    case Kind::kUnsupported:
+      return "unsupported";
+    case Kind::kNone:
+      break;
   }
   return "none";
 }
@@ -143,7 +151,8 @@ std::string ChatTemplate::render(const std::vector<ChatMessage>& msgs) const {
       if (expect_user) refuse("the last message must be from the user");
       return out;
     }
-    default: break;
+    default:
+      break;
   }
   refuse(why);
 }

@@ -14,9 +14,9 @@ namespace llmprune {
 struct ChatTemplate {
   enum class Kind { kNone, kUnsupported, kChatML, kLlama2, kMistral, kZephyr };
   Kind kind = Kind::kNone;
-  std::string bos, eos;            // token strings the template inserts
-  std::string default_system;      // ChatML templates that add one (Qwen2)
-  std::string why;                 // kNone / kUnsupported: the reason, for the 400
+  std::string bos, eos;        // token strings the template inserts
+  std::string default_system;  // ChatML templates that add one (Qwen2)
+  std::string why;             // kNone / kUnsupported: the reason, for the 400
 
   // From a model folder's tokenizer_config.json (missing file or key: kNone).
   static ChatTemplate from_dir(const std::string& dir);

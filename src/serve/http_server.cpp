@@ -4,12 +4,11 @@
 #include "serve/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
 #include <csignal>
-
-#include <sys/socket.h>
 
 #include "serve/metrics.h"
 #include "serve/staged_generate.h"
@@ -33,8 +32,13 @@ struct HttpServer::Impl {
   int port = 0;
 
   Impl(StagedModel& m, const Tokenizer& t, ChatTemplate c, RoutePolicy p, ServerOptions o)
-      : model(m), tok(t), chat(std::move(c)), policy(p), opts(std::move(o)),
-        slots(std::max(1, opts.parallel)), metrics(stage_names(m)) {}
+      : model(m),
+        tok(t),
+        chat(std::move(c)),
+        policy(p),
+        opts(std::move(o)),
+        slots(std::max(1, opts.parallel)),
+        metrics(stage_names(m)) {}
 
   static std::vector<std::string> stage_names(const StagedModel& m) {
     std::vector<std::string> v;
@@ -57,7 +61,8 @@ struct HttpServer::Impl {
       ids = tok.encode(cr.prompt, /*add_special_tokens=*/true);
     }
     const char* field = chat_request ? "messages" : "prompt";
-    if (ids.empty()) throw ApiError{400, std::string("\"") + field + "\": encodes to no tokens", field};
+    if (ids.empty())
+      throw ApiError{400, std::string("\"") + field + "\": encodes to no tokens", field};
     const int64_t n = static_cast<int64_t>(ids.size());
     const int64_t ctx = model.stage(0).spec().max_position_embeddings;
     if (n > opts.limits.max_prompt_tokens || (ctx > 0 && n >= ctx))
@@ -120,9 +125,7 @@ struct HttpServer::Impl {
       flush_to(stopped ? sc.sendable : text.size());
     }
     o.text = text.substr(0, sent);
-    o.finish = stopped || o.r.stop_reason == "eos" ? "stop"
-               : gone                              ? "cancelled"
-                                                   : "length";
+    o.finish = stopped || o.r.stop_reason == "eos" ? "stop" : gone ? "cancelled" : "length";
     metrics.record(model.info(o.r.stage).name, o.prompt_tokens,
                    static_cast<int64_t>(o.r.tokens.size()), timer.seconds(), o.r.entropy,
                    o.r.drafted, o.r.accepted, gone ? "cancelled" : o.finish);
@@ -168,16 +171,20 @@ struct HttpServer::Impl {
         choice["message"] = {{"role", "assistant"}, {"content", o.text}};
       else
         choice["text"] = o.text;
-      json body = {{"id", id},           {"object", object},      {"created", created},
-                   {"model", opts.model_id}, {"choices", {choice}}, {"usage", usage(o)},
+      json body = {{"id", id},
+                   {"object", object},
+                   {"created", created},
+                   {"model", opts.model_id},
+                   {"choices", {choice}},
+                   {"usage", usage(o)},
                    {"llmprune", extra(o.r)}};
       res.set_content(body.dump(), "application/json");
       return;
     }
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
-        "text/event-stream", [this, cr, ids, id, created, chat_request](size_t,
-                                                                       httplib::DataSink& sink) {
+        "text/event-stream",
+        [this, cr, ids, id, created, chat_request](size_t, httplib::DataSink& sink) {
           const std::string obj = chat_request ? "chat.completion.chunk" : "text_completion";
           auto event = [&](const json& j) {
             const std::string s = "data: " + j.dump() + "\n\n";
@@ -223,17 +230,14 @@ struct HttpServer::Impl {
   }
 
   void routes() {
-    svr.Post("/v1/completions", [this](const httplib::Request& q, httplib::Response& r) {
-      completion(q, r, false);
-    });
-    svr.Post("/v1/chat/completions", [this](const httplib::Request& q, httplib::Response& r) {
-      completion(q, r, true);
-    });
+    svr.Post("/v1/completions",
+             [this](const httplib::Request& q, httplib::Response& r) { completion(q, r, false); });
+    svr.Post("/v1/chat/completions",
+             [this](const httplib::Request& q, httplib::Response& r) { completion(q, r, true); });
     svr.Get("/v1/models", [this](const httplib::Request&, httplib::Response& r) {
       json stages = json::array();
       for (int i = 0; i < model.n_stages(); ++i)
-        stages.push_back({{"name", model.info(i).name},
-                          {"layers", model.info(i).spec.n_layers()}});
+        stages.push_back({{"name", model.info(i).name}, {"layers", model.info(i).spec.n_layers()}});
       json m = {{"id", opts.model_id},
                 {"object", "model"},
                 {"created", 0},
@@ -242,12 +246,9 @@ struct HttpServer::Impl {
       r.set_content(json{{"object", "list"}, {"data", {m}}}.dump(), "application/json");
     });
     svr.Get("/health", [this](const httplib::Request&, httplib::Response& r) {
-      json j = {{"status", stopping ? "stopping" : "ok"},
-                {"slots_busy", slots.busy()},
-                {"slots_total", slots.total()},
-                {"queue_waiting", slots.waiting()},
-                {"stages", stage_names(model)},
-                {"requests", metrics.summary()}};
+      json j = {{"status", stopping ? "stopping" : "ok"}, {"slots_busy", slots.busy()},
+                {"slots_total", slots.total()},           {"queue_waiting", slots.waiting()},
+                {"stages", stage_names(model)},           {"requests", metrics.summary()}};
       r.set_content(j.dump(), "application/json");
     });
     svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& r) {
@@ -256,17 +257,17 @@ struct HttpServer::Impl {
     svr.Get("/", [](const httplib::Request&, httplib::Response& r) {
       r.set_content(index_page(), "text/html; charset=utf-8");
     });
-    svr.set_exception_handler([this](const httplib::Request&, httplib::Response& r,
-                                     std::exception_ptr ep) {
-      std::string msg = "internal error";
-      try {
-        std::rethrow_exception(ep);
-      } catch (const std::exception& e) {
-        msg = e.what();
-      } catch (...) {
-      }
-      send_error(r, ApiError{500, msg, ""});
-    });
+    svr.set_exception_handler(
+        [this](const httplib::Request&, httplib::Response& r, std::exception_ptr ep) {
+          std::string msg = "internal error";
+          try {
+            std::rethrow_exception(ep);
+          } catch (const std::exception& e) {
+            msg = e.what();
+          } catch (...) {
+          }
+          send_error(r, ApiError{500, msg, ""});
+        });
   }
 };
 

@@ -17,8 +17,8 @@ namespace llmprune {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;     // 0: any free port
-  int parallel = 1;    // sequences generated at once; the rest wait in a FIFO queue
+  int port = 8080;       // 0: any free port
+  int parallel = 1;      // sequences generated at once; the rest wait in a FIFO queue
   int http_threads = 0;  // connection threads (0: parallel + 16)
   ApiLimits limits;
   std::string model_id = "llmprune";
@@ -26,8 +26,8 @@ struct ServerOptions {
 
 class HttpServer {
  public:
-  HttpServer(StagedModel& model, const Tokenizer& tokenizer, ChatTemplate chat,
-             RoutePolicy policy, ServerOptions opts);
+  HttpServer(StagedModel& model, const Tokenizer& tokenizer, ChatTemplate chat, RoutePolicy policy,
+             ServerOptions opts);
   ~HttpServer();
   // Bind the listening socket; returns the port. bad_input when it cannot be bound (in use).
   int bind();

@@ -35,7 +35,8 @@ int SlotPool::waiting() const {
 }
 
 Metrics::Metrics(std::vector<std::string> stages)
-    : stages_(std::move(stages)), bounds_{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60} {
+    : stages_(std::move(stages)), bounds_{0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                          1,    2.5,   5,    10,  30,   60} {
   for (const auto& s : stages_) per_stage_[s].latency_buckets.assign(bounds_.size(), 0);
 }
 
@@ -76,16 +77,15 @@ std::string Metrics::prometheus(const SlotPool& slots) const {
   o << "# HELP llmprune_completion_tokens_total Generated tokens by stage.\n"
        "# TYPE llmprune_completion_tokens_total counter\n";
   for (const auto& [s, p] : per_stage_)
-    o << "llmprune_completion_tokens_total{stage=\"" << s << "\"} " << p.completion_tokens
-      << "\n";
+    o << "llmprune_completion_tokens_total{stage=\"" << s << "\"} " << p.completion_tokens << "\n";
   o << "# HELP llmprune_request_latency_seconds Time from a request's arrival to its last token.\n"
        "# TYPE llmprune_request_latency_seconds histogram\n";
   for (const auto& [s, p] : per_stage_) {
     for (size_t i = 0; i < bounds_.size(); ++i)
       o << "llmprune_request_latency_seconds_bucket{stage=\"" << s << "\",le=\"" << bounds_[i]
         << "\"} " << p.latency_buckets[i] << "\n";
-    o << "llmprune_request_latency_seconds_bucket{stage=\"" << s << "\",le=\"+Inf\"} "
-      << p.requests << "\n";
+    o << "llmprune_request_latency_seconds_bucket{stage=\"" << s << "\",le=\"+Inf\"} " << p.requests
+      << "\n";
     o << "llmprune_request_latency_seconds_sum{stage=\"" << s << "\"} " << p.latency_sum << "\n";
     o << "llmprune_request_latency_seconds_count{stage=\"" << s << "\"} " << p.requests << "\n";
   }
@@ -101,7 +101,8 @@ std::string Metrics::prometheus(const SlotPool& slots) const {
     << (drafted_ > 0 ? static_cast<double>(accepted_) / drafted_ : 0.0) << "\n";
   o << "# HELP llmprune_stops_total Generations by stop reason.\n"
        "# TYPE llmprune_stops_total counter\n";
-  for (const auto& [r, n] : stops_) o << "llmprune_stops_total{reason=\"" << r << "\"} " << n << "\n";
+  for (const auto& [r, n] : stops_)
+    o << "llmprune_stops_total{reason=\"" << r << "\"} " << n << "\n";
   o << "# HELP llmprune_http_errors_total Error responses by status.\n"
        "# TYPE llmprune_http_errors_total counter\n";
   for (const auto& [st, n] : errors_)

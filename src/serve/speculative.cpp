@@ -39,9 +39,8 @@ std::string speculative_decode(CausalLM& draft, KVCache& dc, CausalLM& target, K
     std::vector<int64_t> d;
     if (k > 0) {
       LLMPRUNE_ASSERT(dc.length() <= P, "draft cache ahead of the sequence");
-      auto logits = draft.forward(ids_of(st.seq, static_cast<size_t>(dc.length()),
-                                         static_cast<size_t>(P + 1)),
-                                  &dc);
+      auto logits = draft.forward(
+          ids_of(st.seq, static_cast<size_t>(dc.length()), static_cast<size_t>(P + 1)), &dc);
       d.push_back(argmax_row(logits[0][logits.size(1) - 1]));
       for (int64_t i = 1; i < k; ++i) {
         logits = draft.forward(torch::full({1, 1}, d.back(), torch::kLong), &dc);

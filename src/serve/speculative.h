@@ -24,8 +24,8 @@ struct SpeculativeState {
 // greedy decoding would produce, in order, and returns "" to go on or a stop reason (then the
 // token is not appended). Returns the stop reason ("context_full" when the caches are full).
 std::string speculative_decode(CausalLM& draft, KVCache& draft_cache, CausalLM& target,
-                               KVCache& target_cache, const torch::Tensor& target_row,
-                               int64_t k, SpeculativeState& st,
+                               KVCache& target_cache, const torch::Tensor& target_row, int64_t k,
+                               SpeculativeState& st,
                                const std::function<std::string(int64_t)>& emit);
 
 }  // namespace llmprune

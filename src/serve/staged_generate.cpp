@@ -50,12 +50,12 @@ double prompt_entropy(StagedModel& model, const std::vector<int64_t>& prompt) {
 StagedResult staged_generate(StagedModel& model, const std::vector<int64_t>& prompt,
                              const GenerateOptions& opts, const RoutePolicy& policy,
                              const TokenSink& on_token, const RouteSink& on_route) {
-  LLMPRUNE_CHECK(!prompt.empty(), "the prompt encodes to no tokens (give a non-empty prompt, "
-                                  "or a tokenizer that adds BOS)");
+  LLMPRUNE_CHECK(!prompt.empty(),
+                 "the prompt encodes to no tokens (give a non-empty prompt, "
+                 "or a tokenizer that adds BOS)");
   LLMPRUNE_CHECK(opts.max_new_tokens >= 0, "max_new_tokens must be >= 0, got ",
                  opts.max_new_tokens);
-  LLMPRUNE_CHECK(policy.speculative >= 0, "--speculative must be >= 0, got ",
-                 policy.speculative);
+  LLMPRUNE_CHECK(policy.speculative >= 0, "--speculative must be >= 0, got ", policy.speculative);
   torch::InferenceMode guard;
   const int64_t n_prompt = static_cast<int64_t>(prompt.size());
   CausalLM& a = model.stage(0);

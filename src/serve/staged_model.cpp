@@ -57,12 +57,13 @@ class StageLM : public CausalLM {
       auto at = pos.find(it->second.layer);
       if (at == pos.end()) continue;
       const SubBlockMask& m = info_.schedule[at->second].mask;
-      const bool attn = is_attention_role(it->second.role) || it->second.role == TensorRole::kAttnNorm;
+      const bool attn =
+          is_attention_role(it->second.role) || it->second.role == TensorRole::kAttnNorm;
       if (attn ? !m.attn : !m.mlp) continue;
       const std::string prefix = f.naming().layer_prefix(it->second.layer);
-      out.emplace_back(f.naming().layer_prefix(static_cast<int64_t>(at->second)) +
-                           name.substr(prefix.size()),
-                       p);
+      out.emplace_back(
+          f.naming().layer_prefix(static_cast<int64_t>(at->second)) + name.substr(prefix.size()),
+          p);
     }
     return out;
   }
@@ -149,8 +150,8 @@ std::unique_ptr<StagedModel> StagedModel::load(const std::string& dir,
                  ": missing \"layers\"");
   for (const json& e : map.at("layers")) {
     const int64_t l = get<int64_t>(e, "original", map_path);
-    LLMPRUNE_CHECK(l >= 0 && l < source.n_layers(), "[staged] ", map_path, ": original layer ",
-                   l, " outside the source's ", source.n_layers(), " layers");
+    LLMPRUNE_CHECK(l >= 0 && l < source.n_layers(), "[staged] ", map_path, ": original layer ", l,
+                   " outside the source's ", source.n_layers(), " layers");
     state.attn[static_cast<size_t>(l)] = get<bool>(e, "attn", map_path);
     state.mlp[static_cast<size_t>(l)] = get<bool>(e, "mlp", map_path);
     original_of.push_back(l);
@@ -194,9 +195,9 @@ std::unique_ptr<StagedModel> StagedModel::load(const std::string& dir,
     const std::string meta_path = join_path(bdir, "bundle_meta.json");
     const json meta = read_json_file(meta_path);
     const std::string their = get<std::string>(meta, "manifest_sha256", meta_path);
-    LLMPRUNE_CHECK(their == manifest_sha, "[staged] bundle ", bdir,
-                   " does not belong to ", dir, ": its manifest hash ", their.substr(0, 12),
-                   "... is not the model's (", manifest_sha.substr(0, 12), "...)");
+    LLMPRUNE_CHECK(their == manifest_sha, "[staged] bundle ", bdir, " does not belong to ", dir,
+                   ": its manifest hash ", their.substr(0, 12), "... is not the model's (",
+                   manifest_sha.substr(0, 12), "...)");
     auto b = std::make_unique<Bundle>();
     b->dir = bdir;
     b->name = meta.value("bundle", fs::path(bdir).filename().string());
@@ -205,8 +206,8 @@ std::unique_ptr<StagedModel> StagedModel::load(const std::string& dir,
       log_info("bundle ", b->name, " is already part of ", dir, ": skipped");
       continue;
     }
-    LLMPRUNE_CHECK(meta.contains("units") && meta.at("units").is_array(), "[staged] ",
-                   meta_path, ": missing \"units\"");
+    LLMPRUNE_CHECK(meta.contains("units") && meta.at("units").is_array(), "[staged] ", meta_path,
+                   ": missing \"units\"");
     if (meta.at("units").empty()) continue;  // nothing to restore: no stage of its own
     DepthState next = states.back();
     for (const json& u : meta.at("units")) {
@@ -284,8 +285,8 @@ std::unique_ptr<StagedModel> StagedModel::load(const std::string& dir,
   std::string desc;
   for (const auto& s : m->stages_)
     desc += (desc.empty() ? "" : ", ") + s.name + " (" + std::to_string(s.spec.n_layers()) + ")";
-  log_info("staged model ", dir, " + ", bundles_dir, ": stages ", desc, " of ",
-           source.n_layers(), " source layers");
+  log_info("staged model ", dir, " + ", bundles_dir, ": stages ", desc, " of ", source.n_layers(),
+           " source layers");
   return m;
 }
 

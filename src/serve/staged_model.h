@@ -14,8 +14,8 @@
 namespace llmprune {
 
 struct StageInfo {
-  std::string name;                     // "A", "AB", "FULL" (from bundle_meta.json "stage")
-  std::vector<std::string> bundles;     // bundles applied on top of A ("B", "C")
+  std::string name;                      // "A", "AB", "FULL" (from bundle_meta.json "stage")
+  std::vector<std::string> bundles;      // bundles applied on top of A ("B", "C")
   std::vector<int64_t> original_layers;  // original index of each layer the stage runs
   std::vector<ScheduledLayer> schedule;  // over the shared model's layers
   ModelSpec spec;                        // the stage as a checkpoint (== restore's output)

@@ -109,9 +109,9 @@ StagedSetup setup_staged(const StagedCliOptions& o) {
     RoutePolicy p = s.policy;
     p.force_stage = -1;
     for (double e : h) ++counts[static_cast<size_t>(stage_for_entropy(e, p, s.model->n_stages()))];
-    s.calibration = {{"file", o.calibrate},  {"prompts", cal_prompts.size()},
+    s.calibration = {{"file", o.calibrate},    {"prompts", cal_prompts.size()},
                      {"fractions", fractions}, {"entropies", h},
-                     {"low", s.policy.low},  {"high", s.policy.high},
+                     {"low", s.policy.low},    {"high", s.policy.high},
                      {"counts", counts}};
     log_info("calibrated on ", cal_prompts.size(), " prompts: thresholds ", s.policy.low, ", ",
              s.policy.high, " nats");

@@ -1,8 +1,9 @@
 // Request parsing, stop-sequence scanning and chat-template rendering against hand-written
 // expectations (the renderings are what the published Jinja templates produce).
+#include "serve/api.h"
+
 #include <gtest/gtest.h>
 
-#include "serve/api.h"
 #include "serve/chat_template.h"
 
 namespace llmprune {
@@ -58,8 +59,12 @@ TEST(Api, StopScanHoldsBackPossibleStarts) {
 TEST(Api, Utf8SanitizeIsPrefixStable) {
   const std::string ok = "a\xC3\xA9\xE2\x82\xAC";  // a, U+00E9, U+20AC
   EXPECT_EQ(utf8_sanitize(ok, false), ok);
-  EXPECT_EQ(utf8_sanitize("\xBF" "x", false), "\xEF\xBF\xBD" "x");  // lone continuation byte
-  EXPECT_EQ(utf8_sanitize("x\xE2\x82", true), "x");                   // incomplete: held back
+  EXPECT_EQ(utf8_sanitize("\xBF"
+                          "x",
+                          false),
+            "\xEF\xBF\xBD"
+            "x");                                    // lone continuation byte
+  EXPECT_EQ(utf8_sanitize("x\xE2\x82", true), "x");  // incomplete: held back
   EXPECT_EQ(utf8_sanitize("x\xE2\x82", false), "x\xEF\xBF\xBD\xEF\xBF\xBD");
   EXPECT_EQ(utf8_sanitize("\xC0\x80", false), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong
   // Every prefix's held result is a prefix of the whole's.
@@ -94,8 +99,9 @@ TEST(ChatTemplate, RendersTheCommonTemplates) {
       "content.strip() + ' ' + eos_token",
       "<s>", "</s>");
   EXPECT_EQ(std::string(llama2.name()), "llama-2");
-  EXPECT_EQ(llama2.render(conv),
-            "<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi [/INST] Hello. </s><s>[INST] Why? [/INST]");
+  EXPECT_EQ(
+      llama2.render(conv),
+      "<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi [/INST] Hello. </s><s>[INST] Why? [/INST]");
   // Mistral-7B-Instruct-v0.1: no system role.
   ChatTemplate mistral = ChatTemplate::recognise(
       "{{ bos_token }}{% for message in messages %}... '[INST] ' + message['content'] + "

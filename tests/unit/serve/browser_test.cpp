@@ -50,10 +50,11 @@ std::string html_escape(const std::string& s) {
 TEST(Browser, PageStreamsTheAnswerInHeadlessChromium) {
   std::string chromium = find_chromium();
   if (chromium.empty() && test::running_in_ci()) {
-    std::system("DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "
-                "chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && "
-                "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "
-                "chromium >/dev/null 2>&1)");
+    std::system(
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "
+        "chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && "
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "
+        "chromium >/dev/null 2>&1)");
     chromium = find_chromium();
     ASSERT_FALSE(chromium.empty()) << "CI=true but chromium could not be installed";
   }
@@ -66,9 +67,9 @@ TEST(Browser, PageStreamsTheAnswerInHeadlessChromium) {
   // Printable prompt and answer (the byte-level toy model answers in arbitrary bytes, so the
   // expectation is whatever the API returns for the same request).
   auto c = s.client();
-  auto r = c.Post("/v1/completions",
-                  json{{"prompt", "Once upon a time"}, {"max_tokens", 24}}.dump(),
-                  "application/json");
+  auto r =
+      c.Post("/v1/completions", json{{"prompt", "Once upon a time"}, {"max_tokens", 24}}.dump(),
+             "application/json");
   ASSERT_TRUE(r);
   const std::string want = json::parse(r->body).at("choices")[0].at("text").get<std::string>();
   const std::string url = "http://127.0.0.1:" + std::to_string(s.port) +
@@ -77,9 +78,10 @@ TEST(Browser, PageStreamsTheAnswerInHeadlessChromium) {
   std::filesystem::create_directories(shots);
   const std::string shot = shots + "/serve_page.png";
   std::filesystem::remove(shot);
-  const std::string flags = " --headless --no-sandbox --disable-gpu --no-first-run "
-                            "--disable-dev-shm-usage --user-data-dir=" +
-                            test::temp_dir("chromium") + " --virtual-time-budget=15000 ";
+  const std::string flags =
+      " --headless --no-sandbox --disable-gpu --no-first-run "
+      "--disable-dev-shm-usage --user-data-dir=" +
+      test::temp_dir("chromium") + " --virtual-time-budget=15000 ";
   const std::string dom = run_capture(chromium + flags + "--dump-dom '" + url + "' 2>/dev/null");
   EXPECT_NE(dom.find("data-state=\"done\""), std::string::npos) << dom;
   EXPECT_NE(dom.find("<span class=\"badge\" id=\"stage\">FULL</span>"), std::string::npos) << dom;

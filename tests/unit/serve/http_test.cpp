@@ -38,13 +38,16 @@ std::string direct_text(RunningServer& s, const std::string& prompt, int64_t n,
   RoutePolicy p;
   p.low = 0.0;
   p.high = 1e9;  // everything on AB (matches the server below)
-  StagedResult r = staged_generate(*s.model, std::vector<int64_t>(ids32.begin(), ids32.end()), g, p);
-  return utf8_sanitize(
-      s.tok->decode(std::vector<TokenId>(r.tokens.begin(), r.tokens.end()), true), false);
+  StagedResult r =
+      staged_generate(*s.model, std::vector<int64_t>(ids32.begin(), ids32.end()), g, p);
+  return utf8_sanitize(s.tok->decode(std::vector<TokenId>(r.tokens.begin(), r.tokens.end()), true),
+                       false);
 }
 
 struct HttpFixture : ::testing::Test {
-  static void SetUpTestSuite() { f = new test::StagedFixture(test::make_staged("http", "angular", 2)); }
+  static void SetUpTestSuite() {
+    f = new test::StagedFixture(test::make_staged("http", "angular", 2));
+  }
   static void TearDownTestSuite() { delete f; }
   static test::StagedFixture* f;
   static RoutePolicy ab_policy() {
@@ -145,7 +148,8 @@ TEST_F(HttpFixture, EightClientsFiveRequestsEachEqualSingleClientAnswers) {
         std::string text;
         if (stream) {
           for (const auto& e : test::sse_data(r->body))
-            if (e != "[DONE]") text += json::parse(e).at("choices")[0].at("text").get<std::string>();
+            if (e != "[DONE]")
+              text += json::parse(e).at("choices")[0].at("text").get<std::string>();
         } else {
           text = json::parse(r->body).at("choices")[0].at("text").get<std::string>();
         }
@@ -183,8 +187,8 @@ TEST_F(HttpFixture, BadRequestsAre400NamingTheFieldAndTheServerGoesOn) {
       {R"({"prompt": "hi", "top_k": -3})", "top_k"},
       {R"({"prompt": "hi", "stream": "yes"})", "stream"},
       {R"({"prompt": "hi", "stop": [1]})", "stop"},
-      {R"({"prompt": ")" + std::string(150, 'x') + R"("})", "prompt"},     // 150 tokens > 100
-      {R"({"prompt": ")" + std::string(5000, 'x') + R"("})", "body"},      // 5 kB > 4 kB
+      {R"({"prompt": ")" + std::string(150, 'x') + R"("})", "prompt"},  // 150 tokens > 100
+      {R"({"prompt": ")" + std::string(5000, 'x') + R"("})", "body"},   // 5 kB > 4 kB
   };
   for (const auto& k : cases) {
     auto r = c.Post("/v1/completions", k.body, "application/json");
@@ -196,8 +200,8 @@ TEST_F(HttpFixture, BadRequestsAre400NamingTheFieldAndTheServerGoesOn) {
   }
   // No chat template in this model: 400 naming the problem.
   int status = 0;
-  json j = post(c, "/v1/chat/completions",
-                {{"messages", {{{"role", "user"}, {"content", "hi"}}}}}, &status);
+  json j = post(c, "/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "hi"}}}}},
+                &status);
   EXPECT_EQ(status, 400);
   EXPECT_EQ(j.at("error").at("param"), "messages");
   EXPECT_NE(j.at("error").at("message").get<std::string>().find("chat"), std::string::npos)
@@ -228,7 +232,8 @@ std::string slow_model() {
   return dir;
 }
 
-const json kLong = {{"prompt", "abc"}, {"max_tokens", 1500}, {"stream", true}, {"ignore_eos", true}};
+const json kLong = {
+    {"prompt", "abc"}, {"max_tokens", 1500}, {"stream", true}, {"ignore_eos", true}};
 
 TEST(HttpSlow, ClientLeavingMidStreamFreesItsSlot) {
   ServerOptions o;
@@ -281,11 +286,12 @@ TEST_F(HttpFixture, ChatWithAChatMLTemplate) {
   RunningServer s(dir, f->bundles, ab_policy());
   auto c = s.client();
   int status = 0;
-  json j = post(c, "/v1/chat/completions",
-                {{"messages", {{{"role", "system"}, {"content", "Be brief."}},
-                               {{"role", "user"}, {"content", "Hi"}}}},
-                 {"max_tokens", 6}},
-                &status);
+  json j = post(
+      c, "/v1/chat/completions",
+      {{"messages",
+        {{{"role", "system"}, {"content", "Be brief."}}, {{"role", "user"}, {"content", "Hi"}}}},
+       {"max_tokens", 6}},
+      &status);
   ASSERT_EQ(status, 200) << j.dump();
   EXPECT_EQ(j.at("object"), "chat.completion");
   EXPECT_EQ(j.at("choices")[0].at("message").at("role"), "assistant");
@@ -296,14 +302,15 @@ TEST_F(HttpFixture, ChatWithAChatMLTemplate) {
   EXPECT_EQ(j.at("usage").at("prompt_tokens"), s.tok->encode(rendered, false).size());
   EXPECT_EQ(j.at("choices")[0].at("message").at("content"),
             direct_text(s, rendered, 6, /*special=*/false));
-  json bad = post(c, "/v1/chat/completions", {{"messages", {{{"role", "robot"}, {"content", "x"}}}}},
-                  &status);
+  json bad = post(c, "/v1/chat/completions",
+                  {{"messages", {{{"role", "robot"}, {"content", "x"}}}}}, &status);
   EXPECT_EQ(status, 400);
   EXPECT_EQ(bad.at("error").at("param"), "messages");
 }
 
 TEST(HttpSlow, SigtermFinishesTheRunningRequestAndExitsZero) {
-  test::ChildServer child({"serve", "--model", slow_model(), "--port", "0", "--max-tokens", "2000"});
+  test::ChildServer child(
+      {"serve", "--model", slow_model(), "--port", "0", "--max-tokens", "2000"});
   ASSERT_GT(child.port, 0) << child.err;
   httplib::Client c("127.0.0.1", child.port);
   c.set_read_timeout(120, 0);

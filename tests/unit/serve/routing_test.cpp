@@ -26,8 +26,8 @@ GenerateOptions greedy(int64_t n) {
 
 TEST(Router, EntropyMatchesHandValues) {
   // p = (1/4, 3/4): H = -(1/4 ln 1/4 + 3/4 ln 3/4) = 0.562335...
-  EXPECT_NEAR(entropy_nats(torch::tensor({0.0, std::log(3.0)}, torch::kDouble)),
-              0.5623351446188083, 1e-12);
+  EXPECT_NEAR(entropy_nats(torch::tensor({0.0, std::log(3.0)}, torch::kDouble)), 0.5623351446188083,
+              1e-12);
   // Uniform over 257: ln 257; one-hot (a very peaked row): ~0.
   EXPECT_NEAR(entropy_nats(torch::zeros({257})), std::log(257.0), 1e-12);
   EXPECT_NEAR(entropy_nats(torch::tensor({0.0f, 1000.0f, 0.0f})), 0.0, 1e-12);
@@ -127,7 +127,7 @@ TEST(Routing, EscalationMovesDeeperAndMatchesAPrefill) {
   auto m = StagedModel::load(f.a, f.bundles);
   const std::vector<int64_t> prompt = {84, 104, 101};
   RoutePolicy p;
-  p.low = 1e9;  // everything starts on A
+  p.low = 1e9;   // everything starts on A
   p.high = 0.0;  // any window escalates
   p.escalate = true;
   p.escalate_window = 4;
@@ -171,9 +171,9 @@ TEST(RouteCli, ThresholdsAndCalibration) {
   char th[64];
   std::snprintf(th, sizeof th, "%.17g,%.17g", lo, hi);
   const std::string report = f.root + "/route.json";
-  auto r = test::run_llmprune("route --model " + f.a + " --bundles-dir " + f.bundles +
-                              " --thresholds " + th + " -n 5 --ignore-eos --report " + report +
-                              " --prompts " + file);
+  auto r =
+      test::run_llmprune("route --model " + f.a + " --bundles-dir " + f.bundles + " --thresholds " +
+                         th + " -n 5 --ignore-eos --report " + report + " --prompts " + file);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json j = read_json_file(report);
   ASSERT_EQ(j.at("decisions").size(), prompts.size());
@@ -188,9 +188,9 @@ TEST(RouteCli, ThresholdsAndCalibration) {
   EXPECT_EQ(j.at("summary").at("AB").at("prompts"), 4);
   EXPECT_EQ(j.at("summary").at("FULL").at("prompts"), 3);
   // --calibrate on the same file: 20% / 50% / 30%.
-  r = test::run_llmprune("route --model " + f.a + " --bundles-dir " + f.bundles +
-                         " --calibrate " + file + " --fractions 0.2,0.5,0.3 -n 2 --report " +
-                         report + " --prompts " + file);
+  r = test::run_llmprune("route --model " + f.a + " --bundles-dir " + f.bundles + " --calibrate " +
+                         file + " --fractions 0.2,0.5,0.3 -n 2 --report " + report + " --prompts " +
+                         file);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   j = read_json_file(report);
   EXPECT_EQ(j.at("summary").at("A").at("prompts"), 2);

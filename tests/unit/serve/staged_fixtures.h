@@ -28,10 +28,10 @@ inline StagedFixture make_staged(const std::string& tag, const std::string& meth
   const std::string text = calibration_text(f.root, 3000);
   f.a = f.root + "/A";
   f.bundles = f.root + "/BUNDLES";
-  auto r = run_llmprune("prune depth --model " + f.source + " --dataset " + text +
-                        " --nsamples 4 --seqlen 32 --batch-size 2 --method " + method +
-                        " --n-drop " + std::to_string(n_drop) + " --out " + f.a +
-                        " --bundles-dir " + f.bundles);
+  auto r =
+      run_llmprune("prune depth --model " + f.source + " --dataset " + text +
+                   " --nsamples 4 --seqlen 32 --batch-size 2 --method " + method + " --n-drop " +
+                   std::to_string(n_drop) + " --out " + f.a + " --bundles-dir " + f.bundles);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   f.ab = f.root + "/AB";
   f.full = f.root + "/FULL";

@@ -1,11 +1,12 @@
 // Staged model: stage A equals the pruned checkpoint and AB / FULL equal what `restore`
 // writes, token for token (generate) and bit for bit (logits); sub-block drops; bad input.
+#include "serve/staged_model.h"
+
 #include <gtest/gtest.h>
 
 #include "model/kv_cache.h"
 #include "serve/generate.h"
 #include "serve/staged_generate.h"
-#include "serve/staged_model.h"
 #include "staged_fixtures.h"
 
 namespace llmprune {
@@ -93,21 +94,23 @@ TEST(StagedModel, PlainModelIsOneStage) {
 TEST(StagedModel, BadInput) {
   auto f = test::make_staged("staged_bad", "angular", 2);
   auto g = test::make_staged("staged_bad_other", "angular", 2, false, 4, /*seed=*/8);
-  EXPECT_NE(test::bad_input_message([&] { StagedModel::load(f.a, g.bundles); })
-                .find("does not belong to"),
+  EXPECT_NE(test::bad_input_message([&] {
+              StagedModel::load(f.a, g.bundles);
+            }).find("does not belong to"),
             std::string::npos);
-  EXPECT_NE(test::bad_input_message([&] { StagedModel::load(f.source, f.bundles); })
-                .find("no layers_map.json"),
+  EXPECT_NE(test::bad_input_message([&] {
+              StagedModel::load(f.source, f.bundles);
+            }).find("no layers_map.json"),
             std::string::npos);
   auto m = StagedModel::load(f.a, f.bundles);
   EXPECT_NE(test::bad_input_message([&] { m->stage_index("XL"); }).find("A, AB, FULL"),
             std::string::npos);
   // Through the binary: one error line, exit 2.
-  test::expect_bad_input(test::run_llmprune("route --model " + f.a + " --bundles-dir " +
-                                            g.bundles + " </dev/null"),
-                         "does not belong to");
-  test::expect_bad_input(test::run_llmprune("route --model " + f.a + " --bundles-dir " +
-                                            f.bundles + " --thresholds 3,1 </dev/null"),
+  test::expect_bad_input(
+      test::run_llmprune("route --model " + f.a + " --bundles-dir " + g.bundles + " </dev/null"),
+      "does not belong to");
+  test::expect_bad_input(test::run_llmprune("route --model " + f.a + " --bundles-dir " + f.bundles +
+                                            " --thresholds 3,1 </dev/null"),
                          "out of order");
 }
 
