@@ -17,6 +17,7 @@ PACKAGES=(
   libpcre2-dev                                 # tokenizer regexes with Unicode properties
   libsentencepiece-dev                         # tokenizer.model
   libutf8proc-dev                              # NFC / NFKC normalizers
+  libcpp-httplib-dev                           # llmprune serve (HTTP)
   zlib1g-dev libgtest-dev
 )
 if ((SANITIZERS)); then PACKAGES+=(clang-14 libclang-rt-14-dev); fi

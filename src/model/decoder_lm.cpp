@@ -111,6 +111,40 @@ torch::Tensor DecoderLM::forward_hidden(const torch::Tensor& ids_in, KVCache* ca
   return x;
 }
 
+torch::Tensor DecoderLM::forward_hidden_schedule(const torch::Tensor& ids_in,
+                                                 const std::vector<ScheduledLayer>& schedule,
+                                                 KVCache* cache, const ForwardHook* hook) {
+  LLMPRUNE_CHECK(ids_in.dim() == 2, "[model] token ids must be [batch, seq], got shape ",
+                 ids_in.sizes());
+  auto ids = ids_in.to(device_, torch::kLong);
+  const int64_t T = ids.size(1);
+  const int64_t past = cache ? cache->length() : 0;
+  if (cache) {
+    LLMPRUNE_CHECK(cache->batch() == ids.size(0), "[model] KV cache batch ", cache->batch(),
+                   " does not match input batch ", ids.size(0));
+    LLMPRUNE_CHECK(past + T <= cache->capacity(), "[model] KV cache full: ", past, " + ", T,
+                   " tokens exceed its capacity of ", cache->capacity());
+  }
+  std::map<int64_t, RopeTable> tables;
+  for (const auto& [hd, f] : rope_) tables[hd] = rope_table(f, past, T, dtype_, device_);
+  torch::Tensor x = root_->model->embed_forward(ids, past);
+  if (hook && *hook) (*hook)(HookPoint::kEmbedding, -1, x);
+  for (size_t j = 0; j < schedule.size(); ++j) {
+    const ScheduledLayer& s = schedule[j];
+    LLMPRUNE_ASSERT(s.index >= 0 && s.index < spec_.n_layers(), "scheduled layer ", s.index,
+                    " out of range");
+    const auto& L = spec_.layers[static_cast<size_t>(s.index)];
+    const RopeTable* rope = L.attn && !tables.empty() ? &tables.at(L.attn->head_dim) : nullptr;
+    KVSlot* slot = cache && s.mask.attn ? cache->slot(static_cast<int64_t>(j)) : nullptr;
+    x = root_->model->layers->at<DecoderLayerImpl>(static_cast<size_t>(s.index))
+            .forward(x, rope, slot, hook, s.mask);
+  }
+  x = root_->model->head_input(x);
+  if (hook && *hook) (*hook)(HookPoint::kFinalNorm, -1, x);
+  if (cache) cache->advance(T);
+  return x;
+}
+
 torch::Tensor DecoderLM::lm_head(const torch::Tensor& hidden) const {
   if (root_->lm_head) return root_->lm_head->forward(hidden);
   return linear_forward(hidden, root_->model->embed->weight, {}, tied_head_q8_.get());

@@ -45,6 +45,12 @@ class LmRootImpl : public torch::nn::Module {
 };
 TORCH_MODULE(LmRoot);
 
+// One entry of a layer schedule: run layer `index` of the model with `mask` (staged serving).
+struct ScheduledLayer {
+  int64_t index = 0;
+  SubBlockMask mask;
+};
+
 class DecoderLM : public CausalLM {
  public:
   DecoderLM(const ModelSpec& spec, const Family& family, torch::Device device,
@@ -59,6 +65,12 @@ class DecoderLM : public CausalLM {
   torch::Tensor forward_hidden(const torch::Tensor& ids, KVCache* cache,
                                const ForwardHook* hook) override;
   torch::Tensor lm_head(const torch::Tensor& hidden) const override;
+  // forward_hidden over a schedule of this model's layers instead of all of them (one set of
+  // weights, several depths: src/serve/staged_model.h). Cache slot j belongs to schedule[j]:
+  // build the cache from a spec whose layers are the scheduled ones, in order.
+  torch::Tensor forward_hidden_schedule(const torch::Tensor& ids,
+                                        const std::vector<ScheduledLayer>& schedule,
+                                        KVCache* cache, const ForwardHook* hook = nullptr);
   std::vector<std::pair<std::string, torch::Tensor>> named_parameters() const override;
   torch::nn::Module& module() override { return *root_; }
   // Q8_0 copies of every linear weight whose input width is a multiple of 32 (and of a tied
