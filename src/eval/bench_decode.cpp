@@ -51,9 +51,9 @@ DecodeBenchRow run_row(const DecodeBenchOptions& o, const std::string& weights, 
   auto model = CausalLM::load(o.model, lo);
   row.load_seconds = timer.seconds();
   const bool bf16 = model->dtype() == torch::kBFloat16;
-  const auto kind = weights == "q8_0" ? kernels::WeightKind::kQ8_0
-                    : bf16            ? kernels::WeightKind::kBF16
-                                      : kernels::WeightKind::kF32;
+  const auto kind = weights == "q8_0"                 ? kernels::WeightKind::kQ8_0
+                    : bf16 || weights == "bf16"         ? kernels::WeightKind::kBF16
+                                                        : kernels::WeightKind::kF32;
   row.kernel = libtorch ? "libtorch" : kernels::gemv_kernel_name(kind, bf16);
   set_gemv_enabled(!libtorch);
   torch::manual_seed(o.seed);

@@ -62,12 +62,22 @@ Q8Weight quantize_q8_weight(int64_t rows, int64_t cols,
 void dequantize_q8_weight(const Q8Weight& w, float* out) {
   const int64_t blocks = w.padded_cols / kQ8_0Block;
   at::parallel_for(0, w.rows, 16, [&](int64_t r0, int64_t r1) {
+    std::vector<float> row(static_cast<size_t>(w.padded_cols));
     for (int64_t r = r0; r < r1; ++r) {
       const uint8_t* q = w.quants.data() + r * w.padded_cols;
       const float* d = w.scales.data() + r * blocks;
-      float* o = out + r * w.cols;
-      for (int64_t c = 0; c < w.cols; ++c)
-        o[c] = d[c / kQ8_0Block] * static_cast<float>(static_cast<int>(q[q8_position(c)]) - 128);
+      // Walk the interleaved layout in storage order (see q8_weight.h): group g, step s,
+      // block j, byte t holds element 32 j + 4 s + t of the group.
+      for (int64_t g = 0; g < w.padded_cols / kQ8Group; ++g)
+        for (int64_t s = 0; s < 8; ++s)
+          for (int64_t j = 0; j < 16; ++j) {
+            const uint8_t* src = q + g * kQ8Group + s * 64 + j * 4;
+            float* dst = row.data() + g * kQ8Group + j * 32 + s * 4;
+            const float scale = d[g * 16 + j];
+            for (int64_t t = 0; t < 4; ++t)
+              dst[t] = scale * static_cast<float>(static_cast<int>(src[t]) - 128);
+          }
+      std::memcpy(out + r * w.cols, row.data(), static_cast<size_t>(w.cols) * sizeof(float));
     }
   });
 }

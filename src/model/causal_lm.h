@@ -21,14 +21,16 @@ class KVCache;  // model/kv_cache.h
 struct LoadOptions {
   std::string device = "cpu";  // cpu | cuda | cuda:N
   std::string dtype = "f32";   // compute dtype: f32 | bf16
-  // native: the weights as loaded (in the compute dtype); q8_0: also a Q8_0 copy of every
+  // native: the weights in the compute dtype; bf16: bf16 checkpoint tensors stay bf16 under
+  // f32 compute (keep_bf16); q8_0: also a Q8_0 copy of every
   // linear weight with a multiple of 32 inputs, which every product then uses
   // (model/linear.h); the native tensors stay as the parameters.
   std::string weights = "native";
   bool check_weights = false;  // count NaN/Inf in every tensor while loading and warn
-  // A bf16 tensor loaded for f32 compute stays bf16 (half the memory; products widen it
-  // exactly, so results are bit-identical to widening at load). false: widen at load.
-  bool keep_bf16 = true;
+  // A bf16 tensor loaded for f32 compute stays bf16 (half the memory, half the bytes per
+  // decoded token; products widen it exactly, so results are bit-identical to widening at
+  // load, but every matmul widens its weight again). Set by weights == "bf16".
+  bool keep_bf16 = false;
 };
 
 // Where a hook fires. `layer` is the decoder layer index; for kEmbedding / kFinalNorm -1.

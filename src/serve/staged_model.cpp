@@ -260,9 +260,11 @@ std::unique_ptr<StagedModel> StagedModel::load(const std::string& dir,
     for (auto& [name, p] : lm->named_parameters()) {
       auto it = by_full_name.find(name);
       LLMPRUNE_ASSERT(it != by_full_name.end(), "validated tensor ", name, " has no source");
-      p.copy_(it->second.first->load(it->second.second));
+      p.copy_(it->second.first->view(it->second.second));  // in place from the mapping
+      it->second.first->release(it->second.second);
     }
   }
+  if (opts.weights == "q8_0") lm->quantize_q8_0();
 
   // One stage per state: A, then each bundle on top of the previous stage.
   for (size_t s = 0; s < states.size(); ++s) {

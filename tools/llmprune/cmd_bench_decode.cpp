@@ -57,8 +57,8 @@ LLMPRUNE_COMMAND("bench", 20) {
       "      --intermediate 5632 --vocab 32000 --dtype bf16\n"
       "  llmprune bench decode --model tl --threads 2 --report decode.json");
   add_model_option(cmd, o->bench.model);
-  cmd->add_option("--weights", o->bench.weights, "weight forms to time: native, q8_0")
-      ->check(CLI::IsMember({"native", "q8_0"}))
+  cmd->add_option("--weights", o->bench.weights, "weight forms to time: native, bf16, q8_0")
+      ->check(CLI::IsMember({"native", "bf16", "q8_0"}))
       ->capture_default_str();
   cmd->add_flag("--libtorch", o->bench.libtorch_row,
                 "also time the native weights through LibTorch's matmul (no GEMV kernels)");

@@ -53,11 +53,14 @@ void add_runtime_options(CLI::App* cmd, RuntimeOptions& opts, bool with_dtype) {
 
 void add_weight_options(CLI::App* cmd, RuntimeOptions& opts) {
   cmd->add_option("--weights", opts.weights,
-                  "native: the linear weights as loaded; q8_0: every linear map with a multiple "
+                  "native: the weights in the compute dtype; bf16: a bf16 checkpoint keeps bf16 "
+                  "weights under --dtype f32 (half the memory and bytes per decoded token, "
+                  "same results; prefill widens each weight per call, slower); q8_0: every "
+                  "linear map with a multiple "
                   "of 32 inputs runs on a Q8_0 copy of its weight (llama.cpp's blocks of 32 "
                   "with an fp16 scale; decoding also quantizes the activations per block, as "
                   "llama.cpp does): ~1.8x fewer bytes per token than bf16")
-      ->check(CLI::IsMember({"native", "q8_0"}))
+      ->check(CLI::IsMember({"native", "bf16", "q8_0"}))
       ->capture_default_str()
       ->group("Runtime");
   cmd->add_flag("--check-weights", opts.check_weights,

@@ -34,7 +34,7 @@ struct RuntimeOptions {
   int threads = 0;             // 0 = LibTorch default (all cores)
   uint64_t seed = 0;
   // Commands that load a model for inference (add_weight_options):
-  std::string weights = "native";  // native | q8_0 (Q8_0 copies of the linear weights)
+  std::string weights = "native";  // native | bf16 (kept under f32 compute) | q8_0
   bool check_weights = false;      // scan every weight for NaN/Inf while loading
 };
 
@@ -42,7 +42,7 @@ struct RuntimeOptions {
 void add_model_option(CLI::App* cmd, std::string& dir);
 // --device, --dtype (unless with_dtype is false), --threads, --seed.
 void add_runtime_options(CLI::App* cmd, RuntimeOptions& opts, bool with_dtype = true);
-// --weights native|q8_0 and --check-weights (commands that run a loaded model).
+// --weights native|bf16|q8_0 and --check-weights (commands that run a loaded model).
 void add_weight_options(CLI::App* cmd, RuntimeOptions& opts);
 // The "Calibration" option group: --dataset, --data-dir, --nsamples, --seqlen, --batch-size,
 // --max-batches (the seed comes from --seed).

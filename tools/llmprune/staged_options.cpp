@@ -61,6 +61,7 @@ void add_staged_options(CLI::App* cmd, StagedCliOptions& o, bool with_generation
     cmd->add_flag("--ignore-eos", o.ignore_eos, "keep generating after an end-of-sequence token");
   }
   add_runtime_options(cmd, o.runtime);
+  add_weight_options(cmd, o.runtime);
 }
 
 json stages_json(const StagedModel& m) {
@@ -94,9 +95,10 @@ StagedSetup setup_staged(const StagedCliOptions& o) {
       if (!line.empty()) cal_prompts.push_back(line);
     LLMPRUNE_CHECK(!cal_prompts.empty(), "--calibrate ", o.calibrate, ": no prompts in it");
   }
-  apply_runtime(o.runtime);
+  RuntimeOptions runtime = o.runtime;
+  apply_runtime(runtime);
   s.tokenizer = Tokenizer::from_dir(o.model);
-  s.model = StagedModel::load(o.model, o.bundles_dir, load_options(o.runtime));
+  s.model = StagedModel::load(o.model, o.bundles_dir, load_options(runtime));
   if (!o.force_stage.empty()) s.policy.force_stage = s.model->stage_index(o.force_stage);
   if (!cal_prompts.empty()) {
     std::vector<double> h;

@@ -127,7 +127,7 @@ TEST(Decode, UnknownWeightsFormIsBadInput) {
   EXPECT_NE(e.find("unknown --weights 'q4'"), std::string::npos) << e;
 }
 
-// A bf16 checkpoint computed in f32 keeps bf16 weights (LoadOptions::keep_bf16): widening
+// A bf16 checkpoint computed in f32 keeps bf16 weights (--weights bf16): widening
 // bf16 is exact, so prefill and cached decoding give the same bits as widening at load.
 TEST(Decode, Bf16WeightsWithF32ComputeAreBitIdentical) {
   for (const std::string family : {"llama", "opt"}) {
@@ -135,8 +135,8 @@ TEST(Decode, Bf16WeightsWithF32ComputeAreBitIdentical) {
     SyntheticOptions so = small(11);
     so.dtype = "bf16";
     make_test_model(family, dir, so);
-    LoadOptions keep, widen;
-    widen.keep_bf16 = false;
+    LoadOptions keep, widen;  // widening at load is the default
+    keep.weights = "bf16";
     auto a = CausalLM::load(dir, keep), b = CausalLM::load(dir, widen);
     for (const auto& [name, p] : a->named_parameters())
       EXPECT_EQ(p.scalar_type(), torch::kBFloat16) << name;
