@@ -2,8 +2,6 @@
 // into modules registered under HF names), or build from a spec / in-memory tensors.
 #include "model/causal_lm.h"
 
-#include <sys/mman.h>
-
 #include <optional>
 
 #include "arch/checkpoint_check.h"
@@ -30,16 +28,6 @@ void warn_non_finite(const torch::Tensor& t, const std::string& name, const std:
              t.numel());
 }
 
-// Fresh parameter memory is faulted in 4 KiB at a time on its first write, which dominates
-// loading from a warm page cache; ask for 2 MiB pages where the kernel allows it.
-void advise_huge_pages(const torch::Tensor& p) {
-  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
-  if (!p.device().is_cpu() || p.nbytes() < 2 * kHuge) return;
-  const auto begin = reinterpret_cast<uintptr_t>(p.data_ptr());
-  const uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1), last = (begin + p.nbytes()) & ~(kHuge - 1);
-  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
-}
-
 // Copy every parameter of `model` from `fetch(name)` (one copy, converting to the compute
 // dtype), then `done(name)` (release the source); handle a present-but-tied lm_head.
 void fill_weights(DecoderLM& model, const Fetch& fetch,
@@ -59,7 +47,6 @@ void fill_weights(DecoderLM& model, const Fetch& fetch,
     if (check_finite) warn_non_finite(t, name, where);
     if (keep_bf16 && t.scalar_type() == torch::kBFloat16 && p.scalar_type() == torch::kFloat32)
       p.set_data(torch::empty(p.sizes(), p.options().dtype(torch::kBFloat16)));
-    advise_huge_pages(p);
     p.copy_(t);
     if (done) done(name);
     if (progress) progress->advance();
