@@ -13,6 +13,7 @@
 #include "kernels/gemv_internal.h"
 #include "kernels/q8_weight.h"
 #include "util/error.h"
+#include "util/q8_0.h"
 
 namespace llmprune::kernels {
 
@@ -134,9 +135,11 @@ void quantize_activations(const float* x, int64_t n, int64_t cols, int64_t padde
       for (int e = 0; e < 32; ++e) amax = std::max(amax, std::fabs(v[e]));
       const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
       int32_t sum = 0;
+      // Element 4 s + t of block b sits at byte 64 s + 4 (b % 16) + t of its group.
+      int8_t* dst = out.q.data() + m * padded + q8_position(b * 32);
       for (int64_t e = 0; e < 32; ++e) {
-        const int q = static_cast<int>(std::nearbyint(v[e] * id));
-        out.q[static_cast<size_t>(m * padded + q8_position(b * 32 + e))] = static_cast<int8_t>(q);
+        const int q = q8_round(v[e] * id);  // as the weights: ties away from zero
+        dst[(e / 4) * 64 + e % 4] = static_cast<int8_t>(q);
         sum += q;
       }
       out.d[static_cast<size_t>(m * blocks + b)] = d;

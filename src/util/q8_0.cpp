@@ -46,20 +46,6 @@ float fp16_to_fp32(uint16_t h) {
   return f;
 }
 
-namespace {
-
-// roundf(t) for |t| <= 127.5 (here |x / d| <= 127 up to rounding), without a libm call:
-// the truncation is exact and so is t - trunc(t), so ties go away from zero as in roundf.
-inline int round_half_away(float t) {
-  int i = static_cast<int>(t);
-  const float frac = t - static_cast<float>(i);
-  if (frac >= 0.5f) ++i;
-  if (frac <= -0.5f) --i;
-  return i;
-}
-
-}  // namespace
-
 void quantize_q8_0(const float* x, int64_t n, uint8_t* out) {
   LLMPRUNE_ASSERT(n % kQ8_0Block == 0, "quantize_q8_0: ", n, " values is not a multiple of 32");
   for (int64_t b = 0; b < n / kQ8_0Block; ++b) {
@@ -75,7 +61,7 @@ void quantize_q8_0(const float* x, int64_t n, uint8_t* out) {
     const uint16_t dh = fp32_to_fp16(d);
     std::memcpy(blk, &dh, 2);
     for (int64_t j = 0; j < kQ8_0Block; ++j)
-      blk[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(round_half_away(v[j] * id)));
+      blk[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(q8_round(v[j] * id)));
   }
 }
 

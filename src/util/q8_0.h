@@ -11,6 +11,16 @@ namespace llmprune {
 constexpr int64_t kQ8_0Block = 32;       // values per block
 constexpr int64_t kQ8_0BlockBytes = 34;  // fp16 scale + 32 int8
 
+// roundf(t) for |t| <= 127.5 (|x / d| <= 127 up to rounding) without a libm call: the
+// truncation is exact and so is t - trunc(t), so ties go away from zero as in roundf.
+inline int q8_round(float t) {
+  int i = static_cast<int>(t);
+  const float frac = t - static_cast<float>(i);
+  if (frac >= 0.5f) ++i;
+  if (frac <= -0.5f) --i;
+  return i;
+}
+
 // IEEE binary16 <-> binary32, round to nearest even (as ggml's GGML_FP32_TO_FP16).
 uint16_t fp32_to_fp16(float f);
 float fp16_to_fp32(uint16_t h);
