@@ -80,35 +80,12 @@ DecoderLM::DecoderLM(const ModelSpec& spec, const Family& family, torch::Device 
   root_ = LmRoot(spec, family.naming(), opts);
 }
 
-torch::Tensor DecoderLM::forward_hidden(const torch::Tensor& ids_in, KVCache* cache,
+torch::Tensor DecoderLM::forward_hidden(const torch::Tensor& ids, KVCache* cache,
                                         const ForwardHook* hook) {
-  LLMPRUNE_CHECK(ids_in.dim() == 2, "[model] token ids must be [batch, seq], got shape ",
-                 ids_in.sizes());
-  auto ids = ids_in.to(device_, torch::kLong);
-  const int64_t T = ids.size(1);
-  const int64_t past = cache ? cache->length() : 0;
-  if (cache) {
-    LLMPRUNE_CHECK(cache->batch() == ids.size(0), "[model] KV cache batch ", cache->batch(),
-                   " does not match input batch ", ids.size(0));
-    LLMPRUNE_CHECK(past + T <= cache->capacity(), "[model] KV cache full: ", past, " + ", T,
-                   " tokens exceed its capacity of ", cache->capacity());
-  }
-  std::map<int64_t, RopeTable> tables;
-  for (const auto& [hd, f] : rope_) tables[hd] = rope_table(f, past, T, dtype_, device_);
-
-  torch::Tensor x = root_->model->embed_forward(ids, past);
-  if (hook && *hook) (*hook)(HookPoint::kEmbedding, -1, x);
-  for (int64_t i = 0; i < spec_.n_layers(); ++i) {
-    const auto& L = spec_.layers[static_cast<size_t>(i)];
-    const RopeTable* rope = L.attn && !tables.empty() ? &tables.at(L.attn->head_dim) : nullptr;
-    KVSlot* slot = cache ? cache->slot(i) : nullptr;
-    x = root_->model->layers->at<DecoderLayerImpl>(static_cast<size_t>(i))
-            .forward(x, rope, slot, hook);
-  }
-  x = root_->model->head_input(x);
-  if (hook && *hook) (*hook)(HookPoint::kFinalNorm, -1, x);
-  if (cache) cache->advance(T);
-  return x;
+  // Every layer in order with both sub-blocks: the schedule of the model itself.
+  std::vector<ScheduledLayer> all(static_cast<size_t>(spec_.n_layers()));
+  for (size_t i = 0; i < all.size(); ++i) all[i].index = static_cast<int64_t>(i);
+  return forward_hidden_schedule(ids, all, cache, hook);
 }
 
 torch::Tensor DecoderLM::forward_hidden_schedule(const torch::Tensor& ids_in,
