@@ -8,6 +8,7 @@
 #include <map>
 
 #include "command.h"
+#include "model/runtime.h"
 #include "serve/staged_generate.h"
 #include "staged_options.h"
 #include "util/error.h"
@@ -125,7 +126,8 @@ void run_route(const RouteCliOptions& o) {
               {"drafted", drafted},
               {"accepted", accepted},
               {"acceptance_rate", drafted > 0 ? static_cast<double>(accepted) / drafted : 0.0},
-              {"dtype", o.staged.runtime.dtype},
+              {"dtype", dtype_label(s.model->shared().dtype())},
+              {"weights", o.staged.runtime.weights},
               {"device", o.staged.runtime.device}};
   log_info("answered ", decisions.size(), " prompts");
   write_report(o.report, report);
