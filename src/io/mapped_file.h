@@ -1,5 +1,5 @@
-// MappedFile: a read-only mmap of one whole file, unmapped when the last owner goes.
-// Safetensors data stays on disk until a tensor is loaded (copied out).
+// MappedFile: a private mmap of one whole file (read-only until a range is made writable,
+// copy-on-write), unmapped when the last owner goes. Data stays on disk until touched.
 #pragma once
 
 #include <cstddef>
@@ -22,6 +22,11 @@ class MappedFile {
   // Drop the pages covering [begin, end) from this process's resident set (the whole pages
   // inside the range; the data is read again from the page cache or disk if touched).
   void release(uint64_t begin, uint64_t end) const;
+  // [begin, end) as private, writable memory: writes make copies of the touched pages
+  // (copy-on-write) and never reach the file. The pages are faulted in now, read-only where
+  // the kernel can (MADV_POPULATE_READ), so a caller's timing includes reading them. Pages
+  // shared with a neighbouring range become writable too (harmless: private either way).
+  uint8_t* writable(uint64_t begin, uint64_t end) const;
 
  private:
   std::string path_;

@@ -23,36 +23,48 @@ namespace fs = std::filesystem;
 
 const char* dtype_name(DType d) {
   switch (d) {
-    case DType::kF32: return "F32";
-    case DType::kF16: return "F16";
-    case DType::kBF16: return "BF16";
+    case DType::kF32:
+      return "F32";
+    case DType::kF16:
+      return "F16";
+    case DType::kBF16:
+      return "BF16";
   }
   return "?";
 }
 
 size_t dtype_size(DType d) {
   switch (d) {
-    case DType::kF32: return 4;
-    case DType::kF16: return 2;
-    case DType::kBF16: return 2;
+    case DType::kF32:
+      return 4;
+    case DType::kF16:
+      return 2;
+    case DType::kBF16:
+      return 2;
   }
   return 0;
 }
 
 torch::ScalarType to_torch(DType d) {
   switch (d) {
-    case DType::kF32: return torch::kFloat32;
-    case DType::kF16: return torch::kFloat16;
-    case DType::kBF16: return torch::kBFloat16;
+    case DType::kF32:
+      return torch::kFloat32;
+    case DType::kF16:
+      return torch::kFloat16;
+    case DType::kBF16:
+      return torch::kBFloat16;
   }
   return torch::kFloat32;
 }
 
 DType from_torch(torch::ScalarType t) {
   switch (t) {
-    case torch::kFloat32: return DType::kF32;
-    case torch::kFloat16: return DType::kF16;
-    case torch::kBFloat16: return DType::kBF16;
+    case torch::kFloat32:
+      return DType::kF32;
+    case torch::kFloat16:
+      return DType::kF16;
+    case torch::kBFloat16:
+      return DType::kBF16;
     default:
       throw bad_input("[safetensors] unsupported tensor dtype ", c10::toString(t),
                       " (supported: F32, F16, BF16)");
@@ -71,7 +83,8 @@ constexpr const char* kSingleName = "model.safetensors";
 constexpr const char* kIndexName = "model.safetensors.index.json";
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace
@@ -142,8 +155,8 @@ TensorStore TensorStore::open(const std::string& path) {
                      " is stored twice: in ", prev == found.end() ? "" : prev->second, " and in ",
                      shard);
       auto mapped = weight_map.find(e.name);
-      LLMPRUNE_CHECK(mapped != weight_map.end(), where, "tensor ", detail::one_line(e.name),
-                     " of ", shard, " is not listed in weight_map");
+      LLMPRUNE_CHECK(mapped != weight_map.end(), where, "tensor ", detail::one_line(e.name), " of ",
+                     shard, " is not listed in weight_map");
       LLMPRUNE_CHECK(mapped->second == shard, where, "weight_map puts tensor ",
                      detail::one_line(e.name), " in ", mapped->second, " but it is in ", shard);
       found[e.name] = shard;
@@ -188,7 +201,7 @@ torch::Tensor TensorStore::load(const std::string& name, bool release) const {
   return t;
 }
 
-torch::Tensor TensorStore::view(const std::string& name) const {
+torch::Tensor TensorStore::mapped(const std::string& name, bool writable) const {
   const TensorEntry& e = entry(name);
   std::shared_ptr<MappedFile> file = files_.at(e.file);
   const uint64_t start = data_start_.at(e.file) + e.begin;
@@ -197,10 +210,15 @@ torch::Tensor TensorStore::view(const std::string& name) const {
   const uint8_t* p = file->data() + start;
   if (e.end == e.begin || reinterpret_cast<uintptr_t>(p) % dtype_size(e.dtype) != 0)
     return load(name);
+  uint8_t* data =
+      writable ? file->writable(start, start + (e.end - e.begin)) : const_cast<uint8_t*>(p);
   auto keep = [file](void*) {};  // the mapping lives as long as the tensor
-  return torch::from_blob(const_cast<uint8_t*>(p), e.shape, keep,
-                          torch::TensorOptions().dtype(to_torch(e.dtype)));
+  return torch::from_blob(data, e.shape, keep, torch::TensorOptions().dtype(to_torch(e.dtype)));
 }
+
+torch::Tensor TensorStore::view(const std::string& name) const { return mapped(name, false); }
+
+torch::Tensor TensorStore::adopt(const std::string& name) const { return mapped(name, true); }
 
 void TensorStore::release(const std::string& name) const {
   const TensorEntry& e = entry(name);

@@ -53,6 +53,11 @@ class TensorStore {
   // while it lives; read-only (writing to it faults). A copy as load() makes when the data is
   // not aligned to its element size.
   torch::Tensor view(const std::string& name) const;
+  // The stored bytes in place as private, writable memory (copy-on-write: writes never reach
+  // the file; see MappedFile::writable), faulted in now. What a model adopts as its parameter
+  // when the stored dtype is the one it computes in: no copy, no fresh memory. A copy as
+  // load() makes when the data is not aligned to its element size.
+  torch::Tensor adopt(const std::string& name) const;
   // Drop the mapped pages of `name` from this process (see load()'s `release`).
   void release(const std::string& name) const;
   // Sum of tensor bytes.
@@ -66,6 +71,7 @@ class TensorStore {
   const std::string& path() const { return path_; }
 
  private:
+  torch::Tensor mapped(const std::string& name, bool writable) const;
   std::string path_;
   std::map<std::string, TensorEntry> entries_;
   std::map<std::string, std::shared_ptr<MappedFile>> files_;

@@ -28,9 +28,11 @@ void warn_non_finite(const torch::Tensor& t, const std::string& name, const std:
              t.numel());
 }
 
-// Copy every parameter of `model` from `fetch(name)` (one copy, converting to the compute
-// dtype), then `done(name)` (release the source); handle a present-but-tied lm_head.
-void fill_weights(DecoderLM& model, const Fetch& fetch,
+// Give every parameter of `model` its weights: `adopt(name)` in place when the stored dtype is
+// the one the parameter keeps and it lives on the CPU (no copy), otherwise a copy of
+// `fetch(name)` converted to the parameter's dtype, then `done(name)` (release the source);
+// handle a present-but-tied lm_head.
+void fill_weights(DecoderLM& model, const Fetch& fetch, const Fetch& adopt,
                   const std::function<void(const std::string&)>& done, const TensorSetCheck& check,
                   const std::string& where, bool check_finite, bool keep_bf16) {
   torch::NoGradGuard no_grad;
@@ -45,10 +47,16 @@ void fill_weights(DecoderLM& model, const Fetch& fetch,
     torch::Tensor t = fetch(name);
     LLMPRUNE_ASSERT(t.sizes() == p.sizes(), "validated tensor ", name, " changed shape");
     if (check_finite) warn_non_finite(t, name, where);
-    if (keep_bf16 && t.scalar_type() == torch::kBFloat16 && p.scalar_type() == torch::kFloat32)
-      p.set_data(torch::empty(p.sizes(), p.options().dtype(torch::kBFloat16)));
-    p.copy_(t);
-    if (done) done(name);
+    torch::ScalarType keep = p.scalar_type();
+    if (keep_bf16 && t.scalar_type() == torch::kBFloat16 && keep == torch::kFloat32)
+      keep = torch::kBFloat16;
+    if (adopt && p.device().is_cpu() && t.scalar_type() == keep) {
+      p.set_data(adopt(name));  // the parameter is the mapped pages: nothing to release
+    } else {
+      if (keep != p.scalar_type()) p.set_data(torch::empty(p.sizes(), p.options().dtype(keep)));
+      p.copy_(t);
+      if (done) done(name);
+    }
     if (progress) progress->advance();
   }
   if (progress) progress->finish();
@@ -94,10 +102,11 @@ std::unique_ptr<CausalLM> CausalLM::from_tensors(
   }
   TensorSetCheck check = validate_tensor_set(family, spec, present, where);
   check_weights_option(opts);
-  auto model = std::make_unique<DecoderLM>(spec, family, parse_device(opts.device),
-                                           parse_dtype(opts.dtype));
-  fill_weights(*model, [&](const std::string& n) { return by_name.at(n); }, {}, check, where,
-               opts.check_weights, /*keep_bf16=*/false);
+  auto model =
+      std::make_unique<DecoderLM>(spec, family, parse_device(opts.device), parse_dtype(opts.dtype));
+  fill_weights(
+      *model, [&](const std::string& n) { return by_name.at(n); }, {}, {}, check, where,
+      opts.check_weights, /*keep_bf16=*/false);
   prepare_decode_weights(*model, opts);
   return model;
 }
@@ -115,18 +124,23 @@ std::unique_ptr<CausalLM> CausalLM::load(const std::string& dir, const LoadOptio
   for (const auto& name : store.names()) present[name] = store.entry(name).shape;
   TensorSetCheck check = validate_tensor_set(*cc.family, cc.spec, present, where);
   auto model = std::make_unique<DecoderLM>(cc.spec, *cc.family, device, dtype);
-  // Each tensor is read in place from the mapping, copied once into its parameter, and its
-  // pages are dropped from this process right after (peak RSS ~ the model + one tensor).
+  // A tensor stored in the dtype its parameter keeps becomes the parameter in place (the
+  // mapping, private copy-on-write: loading costs one pass of page faults, no copy). Any other
+  // is read in place, converted once into its parameter, and its pages are dropped from this
+  // process right after (peak RSS ~ the model + one tensor). Q8_0 replaces the linear
+  // weights, so those are copied and released, not adopted (their pages would stay mapped).
+  Fetch adopt;
+  if (opts.weights != "q8_0") adopt = [&](const std::string& n) { return store.adopt(n); };
   fill_weights(
-      *model, [&](const std::string& n) { return store.view(n); },
+      *model, [&](const std::string& n) { return store.view(n); }, adopt,
       [&](const std::string& n) { store.release(n); }, check, where, opts.check_weights,
       opts.keep_bf16 || opts.weights == "bf16");
   prepare_decode_weights(*model, opts);
   int64_t n_params = 0;
   for (const auto& [name, p] : model->named_parameters()) n_params += p.numel();
-  log_info("loaded ", cc.family->name(), " model from ", dir, ": ", cc.spec.n_layers(),
-           " layers, ", n_params, " parameters, compute ", dtype_label(dtype), " on ",
-           device.str(), " (", timer.seconds(), " s)");
+  log_info("loaded ", cc.family->name(), " model from ", dir, ": ", cc.spec.n_layers(), " layers, ",
+           n_params, " parameters, compute ", dtype_label(dtype), " on ", device.str(), " (",
+           timer.seconds(), " s)");
   return model;
 }
 

@@ -10,6 +10,7 @@
 #include "support/assets.h"
 #include "util/fs.h"
 #include "util/json.h"
+#include "util/sha256.h"
 
 namespace llmprune {
 namespace {
@@ -55,6 +56,26 @@ TEST(SafetensorsRoundTrip, SingleFileBitExact) {
   EXPECT_EQ(store.metadata().at("format"), "pt");
   // The same store also opens from the file path itself.
   EXPECT_EQ(TensorStore::open(dir + "/model.safetensors").names(), store.names());
+}
+
+// adopt(): the stored bytes in place, writable privately. Invariants: the values equal
+// load()'s; writing to an adopted tensor changes neither the file (its hash) nor what another
+// store, or view() of the same store, reads; a neighbour sharing a page keeps its bytes.
+TEST(SafetensorsRoundTrip, AdoptIsCopyOnWrite) {
+  std::string dir = test::temp_dir("st_adopt");
+  NamedTensors in = sample_tensors();
+  write_safetensors(dir, in);
+  const std::string file = dir + "/model.safetensors", hash = sha256_file(file);
+  TensorStore store = TensorStore::open(dir);
+  for (const auto& [name, t] : in) EXPECT_TRUE(test::bit_equal(store.adopt(name), t)) << name;
+  torch::Tensor a = store.adopt("a.f32"), c = store.adopt("c.bf16");
+  a.fill_(-1.0f);
+  c.mul_(3);
+  EXPECT_TRUE(torch::equal(a, torch::full({3, 5}, -1.0f)));
+  EXPECT_TRUE(test::bit_equal(store.view("b.f16"), in[0].second));  // the page neighbour
+  EXPECT_EQ(sha256_file(file), hash);
+  TensorStore again = TensorStore::open(dir);
+  for (const auto& [name, t] : in) EXPECT_TRUE(test::bit_equal(again.load(name), t)) << name;
 }
 
 TEST(SafetensorsRoundTrip, LayoutFollowsTheFormat) {

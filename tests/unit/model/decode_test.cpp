@@ -8,9 +8,11 @@
 #include "model/causal_lm.h"
 #include "model/kv_cache.h"
 #include "model/linear.h"
+#include "io/safetensors.h"
 #include "model/synthetic.h"
 #include "serve/generate.h"
 #include "support/assets.h"
+#include "util/sha256.h"
 
 using namespace llmprune;
 
@@ -150,5 +152,34 @@ TEST(Decode, Bf16WeightsWithF32ComputeAreBitIdentical) {
       EXPECT_TRUE(torch::equal(a->forward(ids.narrow(1, t, 1), &ca),
                                b->forward(ids.narrow(1, t, 1), &cb)))
           << family << " step " << t;
+  }
+}
+
+// Weights stored in the dtype they are computed in become parameters in place (the mapping,
+// copy-on-write; causal_lm.cpp). Invariants: such a model computes what a copy would (the
+// checkpoint's own tensors via from_tensors), and writing to its parameters changes neither
+// the file nor another model loaded from it.
+TEST(Decode, InPlaceWeightsAreCopyOnWrite) {
+  for (const std::string dtype : {"bf16", "f32"}) {
+    const std::string dir = test::temp_dir("dec-cow-" + dtype) + "/m";
+    SyntheticOptions so = small(5);
+    so.dtype = dtype;
+    make_test_model("llama", dir, so);
+    const std::string file = dir + "/model.safetensors", hash = sha256_file(file);
+    auto a = load(dir, dtype), b = load(dir, dtype);
+    auto ids = torch::tensor({5, 1, 60, 33, 2, 7}, torch::kLong).view({1, -1});
+    torch::InferenceMode guard;
+    const torch::Tensor want = a->forward(ids);
+    TensorStore store = TensorStore::open(dir);
+    NamedTensors copies;
+    for (const auto& name : store.names()) copies.emplace_back(name, store.load(name));
+    LoadOptions o;
+    o.dtype = dtype;
+    EXPECT_TRUE(torch::equal(CausalLM::from_tensors(a->spec(), copies, o, dir)->forward(ids), want));
+    for (auto& [name, p] : b->named_parameters()) p.mul_(0);
+    EXPECT_TRUE(torch::equal(b->forward(ids), torch::zeros_like(want)));
+    EXPECT_TRUE(torch::equal(a->forward(ids), want)) << dtype;
+    EXPECT_EQ(sha256_file(file), hash);
+    EXPECT_TRUE(torch::equal(load(dir, dtype)->forward(ids), want)) << dtype;
   }
 }
