@@ -72,9 +72,12 @@ void scalar_q8(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, f
 
 RowKernel scalar_kernel(WeightKind kind) {
   switch (kind) {
-    case WeightKind::kF32: return scalar_f32;
-    case WeightKind::kBF16: return scalar_bf16;
-    case WeightKind::kQ8_0: return scalar_q8;
+    case WeightKind::kF32:
+      return scalar_f32;
+    case WeightKind::kBF16:
+      return scalar_bf16;
+    case WeightKind::kQ8_0:
+      return scalar_q8;
   }
   return nullptr;
 }
@@ -106,11 +109,18 @@ Isa choose(WeightKind kind, bool bf16_act) {
 detail::RowKernel kernel_for(WeightKind kind, Isa isa) {
   detail::RowKernel k = nullptr;
   switch (isa) {
-    case Isa::kAvx512Bf16: k = detail::avx512_kernel(kind, /*bf16_dot=*/true); break;
+    case Isa::kAvx512Bf16:
+      k = detail::avx512_kernel(kind, /*bf16_dot=*/true);
+      break;
     case Isa::kAvx512:
-    case Isa::kAvx512Vnni: k = detail::avx512_kernel(kind, false); break;
-    case Isa::kAvx2: k = detail::avx2_kernel(kind); break;
-    case Isa::kScalar: break;
+    case Isa::kAvx512Vnni:
+      k = detail::avx512_kernel(kind, false);
+      break;
+    case Isa::kAvx2:
+      k = detail::avx2_kernel(kind);
+      break;
+    case Isa::kScalar:
+      break;
   }
   return k ? k : detail::scalar_kernel(kind);
 }
@@ -154,11 +164,16 @@ KernelLevel kernel_limit() { return g_limit; }
 
 std::string gemv_kernel_name(WeightKind kind, bool bf16_activations) {
   switch (choose(kind, bf16_activations)) {
-    case Isa::kAvx512Bf16: return "avx512_bf16";
-    case Isa::kAvx512Vnni: return "avx512_vnni";
-    case Isa::kAvx512: return "avx512";
-    case Isa::kAvx2: return "avx2";
-    case Isa::kScalar: break;
+    case Isa::kAvx512Bf16:
+      return "avx512_bf16";
+    case Isa::kAvx512Vnni:
+      return "avx512_vnni";
+    case Isa::kAvx512:
+      return "avx512";
+    case Isa::kAvx2:
+      return "avx2";
+    case Isa::kScalar:
+      break;
   }
   return "scalar";
 }
@@ -189,14 +204,25 @@ void gemv(const WeightView& w, const Activations& x, const float* bias, float* y
   const detail::RowKernel kernel = kernel_for(w.kind, isa);
   // Rows in chunks of 16 (the kernels' unroll divides it); ~64 KiB of weights per task at
   // least, so small matrices stay on one thread.
-  const int64_t row_bytes = w.kind == WeightKind::kQ8_0 ? w.padded_cols + w.padded_cols / 8
+  const int64_t row_bytes = w.kind == WeightKind::kQ8_0   ? w.padded_cols + w.padded_cols / 8
                             : w.kind == WeightKind::kBF16 ? 2 * w.cols
                                                           : 4 * w.cols;
   const int64_t chunks = (w.rows + 15) / 16;
-  const int64_t grain = std::max<int64_t>(1, (int64_t{64} << 10) / std::max<int64_t>(1, 16 * row_bytes));
-  at::parallel_for(0, chunks, grain, [&](int64_t c0, int64_t c1) {
-    kernel(w, p, c0 * 16, std::min(w.rows, c1 * 16), y);
-  });
+  const int64_t grain =
+      std::max<int64_t>(1, (int64_t{64} << 10) / std::max<int64_t>(1, 16 * row_bytes));
+  const int64_t threads = std::min<int64_t>(at::get_num_threads(), (chunks + grain - 1) / grain);
+  if (threads <= 1) {
+    kernel(w, p, 0, w.rows, y);
+  } else {
+    // Dynamic: each thread takes the next piece (~4 per thread) until none is left, so a
+    // thread the host slows down (shared VMs) does less instead of holding up the others.
+    const int64_t piece = std::max(grain, chunks / (4 * threads));
+    std::atomic<int64_t> next{0};
+    at::parallel_for(0, threads, 1, [&](int64_t, int64_t) {
+      for (int64_t c0; (c0 = next.fetch_add(piece)) < chunks;)
+        kernel(w, p, c0 * 16, std::min(w.rows, (c0 + piece) * 16), y);
+    });
+  }
   if (bias)
     for (int64_t m = 0; m < x.n; ++m)
       for (int64_t r = 0; r < w.rows; ++r) y[m * w.rows + r] += bias[r];

@@ -26,7 +26,7 @@ torch::Tensor try_gemv(const torch::Tensor& x, const torch::Tensor& weight,
   const int64_t cols = weight.size(1), rows = weight.size(0);
   if (x.size(-1) != cols || x.numel() == 0) return {};
   const int64_t n = x.numel() / cols;
-  if (n > kGemvMaxRows || wants_grad(x, weight, bias)) return {};
+  if ((n > kGemvMaxRows && !q8) || wants_grad(x, weight, bias)) return {};
   const auto xt = x.scalar_type(), wt = weight.scalar_type();
   if (xt != torch::kFloat32 && xt != torch::kBFloat16) return {};
   kernels::WeightView view;
@@ -80,8 +80,9 @@ torch::Tensor linear_forward(const torch::Tensor& x, const torch::Tensor& weight
   const auto dt = x.scalar_type();
   // With a Q8_0 copy, every product uses the quantized weights (prefill too), as llama.cpp's
   // Q8_0 models do; they are widened per call.
-  const torch::Tensor w = q8 ? dequantize(*q8).to(dt)
-                          : weight.scalar_type() == dt ? weight : weight.to(dt);
+  const torch::Tensor w = q8                           ? dequantize(*q8).to(dt)
+                          : weight.scalar_type() == dt ? weight
+                                                       : weight.to(dt);
   const torch::Tensor b = !bias.defined() || bias.scalar_type() == dt ? bias : bias.to(dt);
   return torch::nn::functional::linear(x, w, b);
 }
@@ -89,10 +90,9 @@ torch::Tensor linear_forward(const torch::Tensor& x, const torch::Tensor& weight
 std::shared_ptr<const kernels::Q8Weight> make_q8_weight(const torch::Tensor& weight) {
   LLMPRUNE_ASSERT(weight.dim() == 2, "make_q8_weight: weight of shape ", weight.sizes());
   // Row by row from bf16 (widened exactly) or f32: no f32 copy of the whole matrix.
-  const torch::Tensor w =
-      weight.scalar_type() == torch::kBFloat16
-          ? weight.to(torch::kCPU).contiguous()
-          : weight.to(torch::kCPU, torch::kFloat32).contiguous();
+  const torch::Tensor w = weight.scalar_type() == torch::kBFloat16
+                              ? weight.to(torch::kCPU).contiguous()
+                              : weight.to(torch::kCPU, torch::kFloat32).contiguous();
   const int64_t cols = w.size(1);
   const bool bf16 = w.scalar_type() == torch::kBFloat16;
   const void* data = w.data_ptr();

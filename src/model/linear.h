@@ -1,9 +1,10 @@
 // The one linear map of the model, y = x W^T (+ b): through the GEMV kernels
-// (kernels/gemv.h) when x has at most kGemvMaxRows rows and no gradient is wanted (decoding,
+// (kernels/gemv.h) when no gradient is wanted and x has at most kGemvMaxRows rows (decoding,
 // speculative verification), through LibTorch's matmul otherwise (prefill, training).
 // Weights may be f32 or bf16 (bf16 weights with f32 activations are widened exactly), or a
-// Q8_0 copy (then used by both paths, widened per call for the matmul); the result has the
-// activations' dtype.
+// Q8_0 copy: then the kernel takes any number of rows without gradients (prefill too; widening
+// the whole matrix per call costs more), and the matmul path, for gradients or with the GEMV
+// path switched off, widens it per call. The result has the activations' dtype.
 #pragma once
 
 #include <torch/torch.h>
