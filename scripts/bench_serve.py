@@ -5,7 +5,7 @@
 
 1. stories260K (../shared/assets/models/stories260K-hf) pruned by depth (angular, 2 of 5 layers;
    B and C one layer each); with --tinyllama also a TinyLlama-1.1B-shaped random bf16 model
-   (22 layers, 6 in bundles).
+   (22 layers, 6 in bundles; Mistral v0.1's 32000-token tokenizer from ../shared/assets).
 2. `llmprune route --force-stage S` for each stage: mean decode tokens/s; then FULL with
    --speculative K: tokens/s and acceptance (random weights: acceptance means nothing there).
 3. `llmprune serve` on a free port: requests/s and p50 / p99 latency at 1, 4 and 16 clients.
@@ -114,8 +114,8 @@ def main():
         if not os.path.exists(m):
             run([o.bin, "make-test-model", "--out", m, "--layers", "22", "--hidden", "2048",
                  "--heads", "32", "--kv-heads", "4", "--intermediate", "5632", "--vocab", "32000",
-                 "--dtype", "bf16", "--tokenizer-from", os.path.join(assets, "models",
-                                                                      "stories260K-hf")])
+                 "--max-pos", "4096", "--dtype", "bf16", "--tokenizer-from",
+                 os.path.join(assets, "tokenizers", "mistral", "v0.1")])
         a, b = prune(o.bin, m, o.work, "tinyllama", 6, text, 32, ["--dtype", "bf16"])
         results["tinyllama"] = {"stages": stage_rates(o.bin, a, b, ["A", "AB", "FULL"], 16,
                                                       ["--dtype", "bf16"]),

@@ -127,10 +127,8 @@ std::unique_ptr<CausalLM> CausalLM::load(const std::string& dir, const LoadOptio
   // A tensor stored in the dtype its parameter keeps becomes the parameter in place (the
   // mapping, private copy-on-write: loading costs one pass of page faults, no copy). Any other
   // is read in place, converted once into its parameter, and its pages are dropped from this
-  // process right after (peak RSS ~ the model + one tensor). Q8_0 replaces the linear
-  // weights, so those are copied and released, not adopted (their pages would stay mapped).
-  Fetch adopt;
-  if (opts.weights != "q8_0") adopt = [&](const std::string& n) { return store.adopt(n); };
+  // process right after (peak RSS ~ the model + one tensor).
+  const Fetch adopt = [&](const std::string& n) { return store.adopt(n); };
   fill_weights(
       *model, [&](const std::string& n) { return store.view(n); }, adopt,
       [&](const std::string& n) { store.release(n); }, check, where, opts.check_weights,
