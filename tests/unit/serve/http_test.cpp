@@ -296,8 +296,8 @@ TEST(HttpSlow, QueueLimitTurnsAwayWithOverloaded503) {
     httplib::Request q;
     q.method = "POST";
     q.path = "/v1/completions";
-    q.body =
-        json{{"prompt", "abc"}, {"max_tokens", 600}, {"stream", true}, {"ignore_eos", true}}.dump();
+    q.body = json{{"prompt", "abc"}, {"max_tokens", 1500}, {"stream", true}, {"ignore_eos", true}}
+                 .dump();
     q.set_header("Content-Type", "application/json");
     q.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
       std::lock_guard<std::mutex> lock(mu);
@@ -309,7 +309,8 @@ TEST(HttpSlow, QueueLimitTurnsAwayWithOverloaded503) {
     c.send(q);
   });
   {
-    // The first event arrived: its generation holds the slot (600 tokens are still to come).
+    // The first event arrived: its generation holds the slot (1500 tokens, ~0.7 s here, are
+    // still to come; the second request below takes milliseconds).
     std::unique_lock<std::mutex> lock(mu);
     cv.wait(lock, [&] { return streaming; });
   }
@@ -326,7 +327,7 @@ TEST(HttpSlow, QueueLimitTurnsAwayWithOverloaded503) {
   auto events = test::sse_data(body);
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events.back(), "[DONE]");  // the first request ran to its end, undisturbed
-  EXPECT_EQ(json::parse(events[events.size() - 2]).at("usage").at("completion_tokens"), 600);
+  EXPECT_EQ(json::parse(events[events.size() - 2]).at("usage").at("completion_tokens"), 1500);
   auto third = s.client().Post("/v1/completions", json{{"prompt", "x"}, {"max_tokens", 2}}.dump(),
                                "application/json");
   ASSERT_TRUE(third);
