@@ -7,6 +7,7 @@
 #include <set>
 
 #include "apply/depth_apply.h"
+#include "apply/depth_map.h"
 #include "arch/checkpoint_check.h"
 #include "arch/registry.h"
 #include "export/config_patch.h"
@@ -21,21 +22,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
+template <typename T>
+T get(const json& j, const char* key, const std::string& file) {
+  return json_get<T>(j, key, file, "[restore]");
+}
+
 const json& field(const json& j, const char* key, const std::string& file) {
   if (!j.is_object() || !j.contains(key))
     throw bad_input("[restore] ", file, ": missing \"", key, "\"");
   return j.at(key);
-}
-
-// j[key] as T, or bad_input naming the file, the key and what is there.
-template <typename T>
-T get(const json& j, const char* key, const std::string& file) {
-  const json& v = field(j, key, file);
-  try {
-    return v.get<T>();
-  } catch (const json::exception&) {
-    throw bad_input("[restore] ", file, ": \"", key, "\" has the wrong type: ", v.dump());
-  }
 }
 
 }  // namespace
@@ -45,50 +40,22 @@ json restore_bundles(const RestoreOptions& o) {
   const std::string map_path = join_path(o.model, "layers_map.json");
   LLMPRUNE_CHECK(path_exists(map_path), "[restore] ", o.model,
                  " has no layers_map.json: not a model written by `llmprune prune depth`");
-  const json map = read_json_file(map_path);
-  const std::string manifest_sha = get<std::string>(map, "manifest_sha256", map_path);
-  const CheckpointConfig a = read_checkpoint_config(o.model);
-  const std::string original_path = join_path(o.model, "original_config/config.json");
-  const json original = read_json_file(original_path);
-  const Family& family = detect_family(original, original_path);
-  const ModelSpec source = spec_from_config(family, original, original_path);
+  const DepthMap dm = read_depth_map(o.model, "[restore]");
+  const std::string& manifest_sha = dm.manifest_sha;
+  const Family& family = *dm.family;
+  const ModelSpec& source = dm.source;
+  const json& original = dm.original_config;
+  const TensorNaming& n = family.naming();
   std::vector<std::string> outs = {o.out};
   check_output_paths(o.model, outs);
 
   // What the model has now: original layer -> (attn, mlp), and where its tensors are.
-  DepthState state;
-  state.attn.assign(static_cast<size_t>(source.n_layers()), false);
-  state.mlp = state.attn;
-  std::vector<int64_t> original_of;
-  for (const json& e : field(map, "layers", map_path)) {
-    const int64_t l = get<int64_t>(e, "original", map_path);
-    LLMPRUNE_CHECK(l >= 0 && l < source.n_layers(), "[restore] ", map_path, ": original layer ", l,
-                   " outside the source's ", source.n_layers(), " layers");
-    state.attn[static_cast<size_t>(l)] = get<bool>(e, "attn", map_path);
-    state.mlp[static_cast<size_t>(l)] = get<bool>(e, "mlp", map_path);
-    original_of.push_back(l);
-  }
-  LLMPRUNE_CHECK(static_cast<int64_t>(original_of.size()) == a.spec.n_layers(), "[restore] ",
-                 map_path, " lists ", original_of.size(), " layers, the model has ",
-                 a.spec.n_layers());
-
+  DepthState state = dm.state;
   const TensorStore a_store = TensorStore::open(o.model);
   // Every tensor available, under its original name -> (store, name in that store).
   std::map<std::string, std::pair<const TensorStore*, std::string>> available;
-  const TensorNaming& n = family.naming();
-  std::map<std::string, TensorInfo> a_table;
-  for (const TensorInfo& t : family.tensors(a.spec)) a_table.emplace(t.name, t);
-  for (const std::string& name : a_store.names()) {
-    auto it = a_table.find(name);
-    if (it == a_table.end() || it->second.layer < 0) {
-      available[name] = {&a_store, name};
-      continue;
-    }
-    const std::string prefix = n.layer_prefix(it->second.layer);
-    const std::string orig = n.layer_prefix(original_of[static_cast<size_t>(it->second.layer)]) +
-                             name.substr(prefix.size());
+  for (const auto& [orig, name] : original_tensor_names(dm, a_store))
     available[orig] = {&a_store, name};
-  }
 
   std::vector<std::unique_ptr<TensorStore>> bundle_stores;  // one per layer file, stable addresses
   json applied = json::array();
@@ -154,7 +121,7 @@ json restore_bundles(const RestoreOptions& o) {
     if (source.layers[static_cast<size_t>(l)].mlp && !state.mlp[static_cast<size_t>(l)])
       patch.dropped_mlp.push_back(l);
   }
-  patch.torch_dtype = a.config.value("torch_dtype", "");
+  patch.torch_dtype = dm.pruned.config.value("torch_dtype", "");
   const json config = patch_config(original, family, spec, patch, join_path(o.out, "config.json"));
 
   json report;
@@ -184,14 +151,14 @@ json restore_bundles(const RestoreOptions& o) {
     write_json_file(join_path(tmp, "config.json"), config);
     copy_tokenizer_files(o.model, tmp);
     fs::create_directories(join_path(tmp, "original_config"));
-    write_file_atomic(join_path(tmp, "original_config/config.json"), read_file(original_path));
+    write_file_atomic(join_path(tmp, "original_config/config.json"), read_file(dm.original_path));
     json layers = json::array();
     for (size_t i = 0; i < kept.size(); ++i)
       layers.push_back({{"layer", static_cast<int64_t>(i)},
                         {"original", kept[i]},
                         {"attn", spec.layers[i].attn.has_value()},
                         {"mlp", spec.layers[i].mlp.has_value()}});
-    json new_map = map;
+    json new_map = dm.layers_map;
     new_map["layers"] = layers;
     for (const json& ap : applied) new_map["restored"].push_back(ap.at("bundle"));
     write_json_file(join_path(tmp, "layers_map.json"), new_map);

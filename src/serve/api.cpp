@@ -6,7 +6,7 @@
 namespace llmprune {
 
 json ApiError::body() const {
-  json e = {{"message", message}, {"type", "invalid_request_error"}};
+  json e = {{"message", message}, {"type", type}};
   e["param"] = param.empty() ? json(nullptr) : json(param);
   return {{"error", e}};
 }

@@ -16,6 +16,7 @@ namespace llmprune {
 struct ApiError {
   int status = 400;
   std::string message, param;
+  std::string type = "invalid_request_error";
   json body() const;
 };
 

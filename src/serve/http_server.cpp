@@ -1,6 +1,7 @@
-// HTTP server (see http_server.h). Each request holds one sequence slot while it generates; a
-// streaming response writes one SSE event per piece of text, and a failed write (client gone)
-// cancels the generation, which frees the slot.
+// HTTP server (see http_server.h). Each request holds one sequence slot while it generates (or
+// gets 503 when --queue-limit requests already wait for one); a streaming response writes one
+// SSE event per piece of text, and a failed write (client gone) cancels the generation, which
+// frees the slot.
 #include "serve/http_server.h"
 
 #include <httplib.h>
@@ -37,7 +38,7 @@ struct HttpServer::Impl {
         chat(std::move(c)),
         policy(p),
         opts(std::move(o)),
-        slots(std::max(1, opts.parallel)),
+        slots(std::max(1, opts.parallel), opts.queue_limit),
         metrics(stage_names(m)) {}
 
   static std::vector<std::string> stage_names(const StagedModel& m) {
@@ -81,12 +82,30 @@ struct HttpServer::Impl {
     int64_t prompt_tokens = 0;
   };
 
-  // Generate (holding a slot), passing text pieces to `on_text` (false: the client is gone).
+  // A held sequence slot, released when the last copy goes (a streaming response keeps one in
+  // its content provider); null when the queue is full.
+  using Slot = std::shared_ptr<SlotPool>;
+  Slot take_slot() {
+    if (!slots.acquire()) return nullptr;
+    return Slot(&slots, [](SlotPool* p) { p->release(); });
+  }
+
+  void send_overloaded(httplib::Response& res) {
+    metrics.rejected();
+    res.set_header("Retry-After", "1");
+    send_error(res, ApiError{503,
+                             "all " + std::to_string(slots.total()) + " slots are busy and " +
+                                 std::to_string(slots.queue_limit()) +
+                                 " requests wait (--queue-limit): retry later",
+                             "", "overloaded"});
+  }
+
+  // Generate (the caller holds a slot), passing text pieces to `on_text` (false: the client is
+  // gone). `since`: the request's arrival, for the latency metric.
   Outcome generate(const std::vector<int64_t>& ids, const CompletionRequest& cr,
                    const std::function<bool(const std::string&)>& on_text,
-                   const RouteSink& on_route) {
-    Timer timer;
-    SlotPool::Guard slot(slots);
+                   const RouteSink& on_route, const Timer& since) {
+    const Timer& timer = since;
     Outcome o;
     o.prompt_tokens = static_cast<int64_t>(ids.size());
     StreamDecoder dec(tok);
@@ -161,11 +180,17 @@ struct HttpServer::Impl {
       send_error(res, e);
       return;
     }
+    const Timer arrived;
+    Slot slot = take_slot();
+    if (!slot) {
+      send_overloaded(res);
+      return;
+    }
     const std::string id = (chat_request ? "chatcmpl-" : "cmpl-") + std::to_string(next_id++);
     const int64_t created = static_cast<int64_t>(std::time(nullptr));
     const std::string object = chat_request ? "chat.completion" : "text_completion";
     if (!cr.stream) {
-      Outcome o = generate(ids, cr, {}, {});
+      Outcome o = generate(ids, cr, {}, {}, arrived);
       json choice = {{"index", 0}, {"finish_reason", o.finish}, {"logprobs", nullptr}};
       if (chat_request)
         choice["message"] = {{"role", "assistant"}, {"content", o.text}};
@@ -183,8 +208,8 @@ struct HttpServer::Impl {
     }
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
-        "text/event-stream",
-        [this, cr, ids, id, created, chat_request](size_t, httplib::DataSink& sink) {
+        "text/event-stream", [this, cr, ids, id, created, chat_request, arrived, slot](
+                                 size_t, httplib::DataSink& sink) mutable {
           const std::string obj = chat_request ? "chat.completion.chunk" : "text_completion";
           auto event = [&](const json& j) {
             const std::string s = "data: " + j.dump() + "\n\n";
@@ -211,7 +236,9 @@ struct HttpServer::Impl {
                   if (chat_request) j["choices"][0]["delta"] = {{"role", "assistant"}};
                   j["llmprune"] = {{"stage", model.info(stage).name}, {"entropy", entropy}};
                   event(j);
-                });
+                },
+                arrived);
+            slot.reset();  // free the slot before the last writes
             if (o.finish == "cancelled") return false;
             json last = chunk("", o.finish);
             if (chat_request) last["choices"][0]["delta"] = json::object();
@@ -248,7 +275,8 @@ struct HttpServer::Impl {
     svr.Get("/health", [this](const httplib::Request&, httplib::Response& r) {
       json j = {{"status", stopping ? "stopping" : "ok"}, {"slots_busy", slots.busy()},
                 {"slots_total", slots.total()},           {"queue_waiting", slots.waiting()},
-                {"stages", stage_names(model)},           {"requests", metrics.summary()}};
+                {"queue_limit", slots.queue_limit()},     {"stages", stage_names(model)},
+                {"requests", metrics.summary()}};
       r.set_content(j.dump(), "application/json");
     });
     svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& r) {

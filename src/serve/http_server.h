@@ -19,6 +19,7 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;       // 0: any free port
   int parallel = 1;      // sequences generated at once; the rest wait in a FIFO queue
+  int queue_limit = 64;  // requests that may wait; one more gets 503 + Retry-After (0: none)
   int http_threads = 0;  // connection threads (0: parallel + 16)
   ApiLimits limits;
   std::string model_id = "llmprune";

@@ -5,8 +5,10 @@
 
 namespace llmprune {
 
-void SlotPool::acquire() {
+bool SlotPool::acquire() {
   std::unique_lock<std::mutex> lock(mu_);
+  const bool at_once = free_ > 0 && waiting_ == 0;
+  if (!at_once && queue_limit_ >= 0 && waiting_ >= queue_limit_) return false;
   const uint64_t ticket = next_ticket_++;
   ++waiting_;
   cv_.wait(lock, [&] { return free_ > 0 && serving_ == ticket; });
@@ -14,6 +16,7 @@ void SlotPool::acquire() {
   --free_;
   ++serving_;
   cv_.notify_all();
+  return true;
 }
 
 void SlotPool::release() {
@@ -63,6 +66,11 @@ void Metrics::http_error(int status) {
   ++errors_[status];
 }
 
+void Metrics::rejected() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++rejected_;
+}
+
 std::string Metrics::prometheus(const SlotPool& slots) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::ostringstream o;
@@ -107,13 +115,19 @@ std::string Metrics::prometheus(const SlotPool& slots) const {
        "# TYPE llmprune_http_errors_total counter\n";
   for (const auto& [st, n] : errors_)
     o << "llmprune_http_errors_total{status=\"" << st << "\"} " << n << "\n";
+  o << "# HELP llmprune_requests_rejected_total Requests answered 503: the queue was full.\n"
+       "# TYPE llmprune_requests_rejected_total counter\n"
+    << "llmprune_requests_rejected_total " << rejected_ << "\n";
   o << "# HELP llmprune_slots_busy Sequences being generated.\n# TYPE llmprune_slots_busy gauge\n"
     << "llmprune_slots_busy " << slots.busy() << "\n"
     << "# HELP llmprune_slots_total --parallel.\n# TYPE llmprune_slots_total gauge\n"
     << "llmprune_slots_total " << slots.total() << "\n"
     << "# HELP llmprune_queue_waiting Requests waiting for a slot.\n"
        "# TYPE llmprune_queue_waiting gauge\n"
-    << "llmprune_queue_waiting " << slots.waiting() << "\n";
+    << "llmprune_queue_waiting " << slots.waiting() << "\n"
+    << "# HELP llmprune_queue_limit --queue-limit (-1: none).\n"
+       "# TYPE llmprune_queue_limit gauge\n"
+    << "llmprune_queue_limit " << slots.queue_limit() << "\n";
   return o.str();
 }
 

@@ -20,7 +20,8 @@ struct RoutePolicy {
   // distributions reaches `high`, continue on the next deeper stage.
   bool escalate = false;
   int64_t escalate_window = 8;
-  // Self-speculative decoding: A drafts this many tokens for the chosen stage (greedy only).
+  // Self-speculative decoding: A drafts this many tokens for the chosen stage (greedy:
+  // longest agreeing prefix; temperature > 0: speculative sampling).
   int64_t speculative = 0;
 };
 

@@ -3,6 +3,8 @@
 // before it is below top_p, so at least one token always survives).
 #include "serve/sampler.h"
 
+#include <algorithm>
+
 #include "util/error.h"
 
 namespace llmprune {
@@ -15,9 +17,14 @@ Sampler::Sampler(const SamplingOptions& opts) : opts_(opts), rng_(opts.seed) {
 }
 
 int64_t Sampler::sample(const torch::Tensor& logits) {
-  auto x = logits.detach().to(torch::kCPU, torch::kDouble).flatten();
-  if (opts_.temperature == 0) return x.argmax().item<int64_t>();
-  x = x / opts_.temperature;
+  if (opts_.temperature == 0)
+    return logits.detach().to(torch::kCPU, torch::kDouble).flatten().argmax().item<int64_t>();
+  return draw(distribution(logits));
+}
+
+torch::Tensor Sampler::distribution(const torch::Tensor& logits) const {
+  LLMPRUNE_ASSERT(opts_.temperature > 0, "Sampler::distribution needs temperature > 0");
+  auto x = logits.detach().to(torch::kCPU, torch::kDouble).flatten() / opts_.temperature;
   auto sorted = x.sort(/*dim=*/0, /*descending=*/true);
   auto values = std::get<0>(sorted), order = std::get<1>(sorted);
   int64_t keep = values.numel();
@@ -25,18 +32,29 @@ int64_t Sampler::sample(const torch::Tensor& logits) {
   auto probs = torch::softmax(values.narrow(0, 0, keep), 0);
   if (opts_.top_p < 1) {
     auto mass_before = probs.cumsum(0) - probs;
-    int64_t n = (mass_before < opts_.top_p).sum().item<int64_t>();
-    keep = std::max<int64_t>(1, n);
+    keep = std::max<int64_t>(1, (mass_before < opts_.top_p).sum().item<int64_t>());
     probs = probs.narrow(0, 0, keep);
     probs = probs / probs.sum();
   }
-  const double* p = probs.data_ptr<double>();
-  double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng_), acc = 0;
-  for (int64_t i = 0; i < keep; ++i) {
-    acc += p[i];
-    if (u < acc) return order[i].item<int64_t>();
+  auto out = torch::zeros_like(x);
+  out.scatter_(0, order.narrow(0, 0, keep), probs);
+  return out;
+}
+
+int64_t Sampler::draw(const torch::Tensor& probs) {
+  auto p = probs.to(torch::kCPU, torch::kDouble).contiguous();
+  const double* v = p.data_ptr<double>();
+  const int64_t n = p.numel();
+  const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+  double acc = 0;
+  int64_t last = 0;  // the last token with mass (rounding can leave u >= the total)
+  for (int64_t i = 0; i < n; ++i) {
+    if (v[i] <= 0) continue;
+    acc += v[i];
+    last = i;
+    if (u < acc) return i;
   }
-  return order[keep - 1].item<int64_t>();
+  return last;
 }
 
 }  // namespace llmprune

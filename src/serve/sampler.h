@@ -20,8 +20,15 @@ class Sampler {
  public:
   // Throws bad_input for temperature < 0, top_k < 0, top_p outside (0, 1].
   explicit Sampler(const SamplingOptions& opts);
-  // logits: [vocab] (any dtype/device). Returns the chosen token id.
+  // logits: [vocab] (any dtype/device). Returns the chosen token id: the argmax when greedy,
+  // else draw(distribution(logits)).
   int64_t sample(const torch::Tensor& logits);
+  // The sampling distribution after temperature, top-k and top-p: [vocab] double on the CPU,
+  // zero outside the kept tokens, summing to 1. Needs temperature > 0.
+  torch::Tensor distribution(const torch::Tensor& logits) const;
+  // One token from a probability vector [vocab] (double, CPU), using one uniform draw.
+  int64_t draw(const torch::Tensor& probs);
+  const SamplingOptions& options() const { return opts_; }
 
  private:
   SamplingOptions opts_;

@@ -89,8 +89,8 @@ StagedResult staged_generate(StagedModel& model, const std::vector<int64_t>& pro
     return "";
   };
 
-  const bool greedy = opts.sampling.temperature == 0.0;
-  if (r.stage > 0 && policy.speculative > 0 && greedy) {
+  Sampler sampler(opts.sampling);
+  if (r.stage > 0 && policy.speculative > 0) {
     CausalLM& t = model.stage(r.stage);
     KVCache t_cache(t.spec(), 1, cap, t.device(), t.dtype());
     torch::Tensor t_row = last_row(t.forward(ids_tensor(prompt), &t_cache));
@@ -98,7 +98,7 @@ StagedResult staged_generate(StagedModel& model, const std::vector<int64_t>& pro
     st.seq = prompt;
     st.n_prompt = n_prompt;
     r.stop_reason =
-        speculative_decode(a, *a_cache, t, t_cache, t_row, policy.speculative, st, emit);
+        speculative_decode(a, *a_cache, t, t_cache, t_row, policy.speculative, st, emit, &sampler);
     r.drafted = st.drafted;
     r.accepted = st.accepted;
     if (r.tokens.empty()) {
@@ -119,7 +119,6 @@ StagedResult staged_generate(StagedModel& model, const std::vector<int64_t>& pro
     cache = std::make_unique<KVCache>(s.spec(), 1, cap, s.device(), s.dtype());
     row = last_row(s.forward(ids_tensor(prompt), cache.get()));
   }
-  Sampler sampler(opts.sampling);
   std::deque<double> window;
   double window_sum = 0;
   while (true) {

@@ -40,7 +40,8 @@ double prompt_entropy(StagedModel& model, const std::vector<int64_t>& prompt);
 // Called once the stage is chosen, before the first token.
 using RouteSink = std::function<void(int stage, double entropy)>;
 
-// Speculative decoding needs greedy sampling: with temperature > 0 it is not used.
+// With policy.speculative > 0 and a stage deeper than A, A drafts for it: greedy gives the
+// stage's greedy output exactly; temperature > 0 uses speculative sampling (speculative.h).
 StagedResult staged_generate(StagedModel& model, const std::vector<int64_t>& prompt,
                              const GenerateOptions& opts, const RoutePolicy& policy,
                              const TokenSink& on_token = {}, const RouteSink& on_route = {});

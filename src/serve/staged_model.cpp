@@ -9,6 +9,7 @@
 #include <set>
 
 #include "apply/depth_apply.h"
+#include "apply/depth_map.h"
 #include "arch/checkpoint_check.h"
 #include "arch/registry.h"
 #include "io/safetensors.h"
@@ -76,13 +77,7 @@ class StageLM : public CausalLM {
 
 template <typename T>
 T get(const json& j, const char* key, const std::string& file) {
-  if (!j.is_object() || !j.contains(key))
-    throw bad_input("[staged] ", file, ": missing \"", key, "\"");
-  try {
-    return j.at(key).get<T>();
-  } catch (const json::exception&) {
-    throw bad_input("[staged] ", file, ": \"", key, "\" has the wrong type: ", j.at(key).dump());
-  }
+  return json_get<T>(j, key, file, "[staged]");
 }
 
 struct Bundle {
@@ -133,53 +128,22 @@ std::unique_ptr<StagedModel> StagedModel::load(const std::string& dir,
                  "prune depth`");
   LLMPRUNE_CHECK(fs::is_directory(bundles_dir), "[staged] --bundles-dir ", bundles_dir,
                  " is not a folder");
-  const json map = read_json_file(map_path);
-  const std::string manifest_sha = get<std::string>(map, "manifest_sha256", map_path);
-  const CheckpointConfig cc = read_checkpoint_config(dir);
-  const std::string original_path = join_path(dir, "original_config/config.json");
-  const json original = read_json_file(original_path);
-  const Family& family = detect_family(original, original_path);
-  const ModelSpec source = spec_from_config(family, original, original_path);
+  const DepthMap dm = read_depth_map(dir, "[staged]");
+  const std::string& manifest_sha = dm.manifest_sha;
+  const CheckpointConfig& cc = dm.pruned;
+  const Family& family = *dm.family;
+  const ModelSpec& source = dm.source;
   const TensorNaming& n = family.naming();
-
-  DepthState state;
-  state.attn.assign(static_cast<size_t>(source.n_layers()), false);
-  state.mlp = state.attn;
-  std::vector<int64_t> original_of;
-  LLMPRUNE_CHECK(map.contains("layers") && map.at("layers").is_array(), "[staged] ", map_path,
-                 ": missing \"layers\"");
-  for (const json& e : map.at("layers")) {
-    const int64_t l = get<int64_t>(e, "original", map_path);
-    LLMPRUNE_CHECK(l >= 0 && l < source.n_layers(), "[staged] ", map_path, ": original layer ", l,
-                   " outside the source's ", source.n_layers(), " layers");
-    state.attn[static_cast<size_t>(l)] = get<bool>(e, "attn", map_path);
-    state.mlp[static_cast<size_t>(l)] = get<bool>(e, "mlp", map_path);
-    original_of.push_back(l);
-  }
-  LLMPRUNE_CHECK(static_cast<int64_t>(original_of.size()) == cc.spec.n_layers(), "[staged] ",
-                 map_path, " lists ", original_of.size(), " layers, the model has ",
-                 cc.spec.n_layers());
-  std::set<std::string> restored;
-  if (map.contains("restored") && map.at("restored").is_array())
-    for (const json& r : map.at("restored"))
-      if (r.is_string()) restored.insert(r.get<std::string>());
+  const DepthState& state = dm.state;
+  const std::set<std::string>& restored = dm.restored;
 
   // Original tensor name -> (store, name in it).
   std::map<std::string, std::pair<const TensorStore*, std::string>> available;
   const TensorStore a_store = open_checkpoint_tensors(cc);
-  std::map<std::string, TensorInfo> a_table, src_table;
-  for (const TensorInfo& t : family.tensors(cc.spec)) a_table.emplace(t.name, t);
+  std::map<std::string, TensorInfo> src_table;
   for (const TensorInfo& t : family.tensors(source)) src_table.emplace(t.name, t);
-  for (const std::string& name : a_store.names()) {
-    auto it = a_table.find(name);
-    if (it == a_table.end() || it->second.layer < 0) {
-      available[name] = {&a_store, name};
-      continue;
-    }
-    const std::string prefix = n.layer_prefix(it->second.layer);
-    available[n.layer_prefix(original_of[static_cast<size_t>(it->second.layer)]) +
-              name.substr(prefix.size())] = {&a_store, name};
-  }
+  for (const auto& [orig, name] : original_tensor_names(dm, a_store))
+    available[orig] = {&a_store, name};
 
   // Bundles: every sub-folder with a bundle_meta.json, in name order (B before C).
   std::vector<std::string> dirs;

@@ -111,6 +111,17 @@ std::vector<std::string> resolve_targets(const std::vector<std::string>& targets
   return std::vector<std::string>(chosen.begin(), chosen.end());
 }
 
+LoraModule lora_module(const LinearSite& site, torch::Tensor a, torch::Tensor b) {
+  LoraModule m;
+  m.path = site.path;
+  m.short_name = site.short_name;
+  m.layer = site.layer;
+  m.in = site.in;
+  m.out = site.out;
+  m.adapter = std::make_shared<LoraAdapter>(std::move(a), std::move(b), 0, 0, 0, nullptr);
+  return m;
+}
+
 LoraSet LoraSet::create(const Family& family, const ModelSpec& spec, const LoraConfig& cfg,
                         uint64_t seed, torch::ScalarType dtype) {
   LLMPRUNE_CHECK(cfg.r >= 1, "[lora] --lora-r must be at least 1, got ", cfg.r);
@@ -123,20 +134,12 @@ LoraSet LoraSet::create(const Family& family, const ModelSpec& spec, const LoraC
   const auto opts = torch::TensorOptions().dtype(dtype);
   for (const auto& s : sites) {
     if (!std::binary_search(targets.begin(), targets.end(), s.short_name)) continue;
-    LoraModule m;
-    m.path = s.path;
-    m.short_name = s.short_name;
-    m.layer = s.layer;
-    m.in = s.in;
-    m.out = s.out;
     // kaiming_uniform_(a = sqrt(5)) as PEFT: bound = sqrt(6 / ((1 + 5) fan_in)) = 1/sqrt(in).
     const double bound = 1.0 / std::sqrt(static_cast<double>(s.in));
     torch::Tensor a =
         (torch::rand({cfg.r, s.in}, gen, torch::TensorOptions().dtype(torch::kFloat64)) * 2 - 1) *
         bound;
-    m.adapter = std::make_shared<LoraAdapter>(a.to(opts), torch::zeros({s.out, cfg.r}, opts), 0, 0,
-                                              0, nullptr);
-    mods.push_back(std::move(m));
+    mods.push_back(lora_module(s, a.to(opts), torch::zeros({s.out, cfg.r}, opts)));
   }
   LoraSet set = from_tensors(cfg, std::move(mods));
   set.targets_ = targets;

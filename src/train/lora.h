@@ -63,6 +63,8 @@ struct LinearSite {
   TensorRole role;
 };
 std::vector<LinearSite> linear_sites(const Family& family, const ModelSpec& spec);
+// The adapted module of a site with adapter weights A [r, in] and B [out, r].
+LoraModule lora_module(const LinearSite& site, torch::Tensor a, torch::Tensor b);
 // Resolve --targets (names and attn/mlp/all) against the sites; bad_input naming the valid
 // module names for an unknown one.
 std::vector<std::string> resolve_targets(const std::vector<std::string>& targets,

@@ -137,14 +137,7 @@ LoraSet load_adapter(const std::string& dir, const Family& family, const ModelSp
   // Model order (family table order), so adapters index the same way on every load.
   for (const auto& s : linear_sites(family, spec)) {
     if (!a_of.count(s.path)) continue;
-    LoraModule m;
-    m.path = s.path;
-    m.short_name = s.short_name;
-    m.layer = s.layer;
-    m.in = s.in;
-    m.out = s.out;
-    m.adapter = std::make_shared<LoraAdapter>(a_of[s.path], b_of[s.path], 0, 0, 0, nullptr);
-    out.push_back(std::move(m));
+    out.push_back(lora_module(s, a_of[s.path], b_of[s.path]));
   }
   LLMPRUNE_CHECK(!out.empty(), "[adapter] ", st_path, " holds no LoRA tensors");
   return LoraSet::from_tensors(cfg, std::move(out));

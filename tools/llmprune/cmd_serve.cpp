@@ -58,7 +58,8 @@ void run_serve(ServeCliOptions o) {
     }
   });
   log_info("stages ", s.model->stage_names(), "; thresholds ", s.policy.low, ", ", s.policy.high,
-           " nats; chat template: ", chat.name(), "; parallel ", o.server.parallel);
+           " nats; chat template: ", chat.name(), "; parallel ", o.server.parallel,
+           ", queue limit ", o.server.queue_limit);
   std::fprintf(stderr, "listening on http://%s:%d\n", o.server.host.c_str(), port);
   std::fflush(stderr);
   server.run();
@@ -99,6 +100,12 @@ LLMPRUNE_COMMAND("", 53) {
   cmd->add_option("--parallel", o->server.parallel,
                   "sequences generated at once; further requests wait in a FIFO queue")
       ->check(CLI::Range(1, 256))
+      ->capture_default_str()
+      ->group(g);
+  cmd->add_option("--queue-limit", o->server.queue_limit,
+                  "requests that may wait for a slot; beyond that a request gets HTTP 503 "
+                  "(type \"overloaded\", Retry-After: 1) at once. 0: never wait")
+      ->check(CLI::Range(0, 1 << 20))
       ->capture_default_str()
       ->group(g);
   cmd->add_option("--max-body-bytes", o->server.limits.max_body_bytes, "largest request body")

@@ -40,8 +40,9 @@ void add_staged_options(CLI::App* cmd, StagedCliOptions& o, bool with_generation
       ->capture_default_str()
       ->group(g);
   cmd->add_option("--speculative", o.speculative,
-                  "K: stage A drafts K tokens, the chosen deeper stage verifies them (greedy; "
-                  "same text as without)")
+                  "K: stage A drafts K tokens, the chosen deeper stage verifies them in one pass. "
+                  "Greedy: exactly the text without it; --temperature > 0: speculative sampling "
+                  "(same distribution of text as without, not the same tokens); 0 = off")
       ->check(CLI::Range(0, 64))
       ->capture_default_str()
       ->group(g);

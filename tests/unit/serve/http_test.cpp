@@ -1,17 +1,20 @@
 // The HTTP server against a real client on a free loopback port: completions (plain and SSE),
 // 8 concurrent clients x 5 requests equal to single-client answers, malformed and oversized
 // bodies (400 naming the field, then still serving), a client leaving mid-stream (its slot
-// freed), chat templates, /v1/models, /metrics, and SIGTERM / port-in-use on the binary.
+// freed), a full queue (503 overloaded, then serving again), chat templates, /v1/models, /metrics,
+// and SIGTERM / port-in-use on the binary.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <fstream>
 #include <mutex>
 #include <thread>
 
 #include "http_fixtures.h"
 #include "model/synthetic.h"
+#include "serve/metrics.h"
 #include "serve/staged_generate.h"
 #include "tokenizer/byte_tokenizer.h"
 
@@ -272,6 +275,87 @@ TEST(HttpSlow, ClientLeavingMidStreamFreesItsSlot) {
                                "application/json");
   ASSERT_TRUE(after);
   EXPECT_EQ(after->status, 200);
+}
+
+// --parallel 1 --queue-limit 0: while a long streaming request holds the only slot, another
+// request is turned away at once with 503 (JSON error of type "overloaded", Retry-After),
+// counted in /metrics; once the first has finished, a third request is served.
+TEST(HttpSlow, QueueLimitTurnsAwayWithOverloaded503) {
+  ServerOptions o;
+  o.parallel = 1;
+  o.queue_limit = 0;
+  o.limits.max_tokens = 2000;
+  RunningServer s(slow_model(), "", RoutePolicy{}, o);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool streaming = false;
+  std::string body;
+  std::thread first([&] {
+    httplib::Client c("127.0.0.1", s.port);
+    c.set_read_timeout(120, 0);
+    httplib::Request q;
+    q.method = "POST";
+    q.path = "/v1/completions";
+    q.body = json{{"prompt", "abc"}, {"max_tokens", 1500}, {"stream", true}, {"ignore_eos", true}}
+                 .dump();
+    q.set_header("Content-Type", "application/json");
+    q.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+      std::lock_guard<std::mutex> lock(mu);
+      body.append(data, n);
+      streaming = true;
+      cv.notify_all();
+      return true;
+    };
+    c.send(q);
+  });
+  {
+    // The first event arrived: its generation holds the slot (1500 tokens, ~0.7 s here, are
+    // still to come; the second request below takes milliseconds).
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return streaming; });
+  }
+  auto second = s.client().Post("/v1/completions", json{{"prompt", "x"}, {"max_tokens", 2}}.dump(),
+                                "application/json");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 503);
+  EXPECT_EQ(second->get_header_value("Retry-After"), "1");
+  json err = json::parse(second->body);
+  EXPECT_EQ(err.at("error").at("type"), "overloaded") << second->body;
+  EXPECT_NE(err.at("error").at("message").get<std::string>().find("--queue-limit"),
+            std::string::npos);
+  first.join();
+  auto events = test::sse_data(body);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back(), "[DONE]");  // the first request ran to its end, undisturbed
+  EXPECT_EQ(json::parse(events[events.size() - 2]).at("usage").at("completion_tokens"), 1500);
+  auto third = s.client().Post("/v1/completions", json{{"prompt", "x"}, {"max_tokens", 2}}.dump(),
+                               "application/json");
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->status, 200) << third->body;
+  auto met = s.client().Get("/metrics");
+  ASSERT_TRUE(met);
+  EXPECT_NE(met->body.find("llmprune_requests_rejected_total 1\n"), std::string::npos) << met->body;
+  EXPECT_NE(met->body.find("llmprune_http_errors_total{status=\"503\"} 1\n"), std::string::npos);
+  EXPECT_NE(met->body.find("llmprune_queue_limit 0\n"), std::string::npos);
+}
+
+// The pool itself with a queue of one: a second taker waits, a third is refused at once, and
+// the waiter gets the slot when it is released.
+TEST(SlotPool, QueueLimitOne) {
+  SlotPool pool(1, 1);
+  ASSERT_TRUE(pool.acquire());
+  std::atomic<bool> got{false};
+  std::thread waiter([&] { got = pool.acquire(); });
+  while (pool.waiting() != 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_FALSE(pool.acquire());  // one already waits: the limit
+  EXPECT_EQ(pool.waiting(), 1);
+  pool.release();
+  waiter.join();
+  EXPECT_TRUE(got);
+  EXPECT_EQ(pool.busy(), 1);
+  pool.release();
+  SlotPool unlimited(1);  // no limit: acquire never refuses (here: a free slot at once)
+  EXPECT_TRUE(unlimited.acquire());
 }
 
 TEST_F(HttpFixture, ChatWithAChatMLTemplate) {

@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <map>
 
+#include "arch/checkpoint_check.h"
 #include "serve/generate.h"
 #include "serve/router.h"
 #include "serve/staged_generate.h"
@@ -146,11 +148,97 @@ TEST(Routing, EscalationMovesDeeperAndMatchesAPrefill) {
   EXPECT_EQ(std::vector<int64_t>(r.tokens.begin() + 8, r.tokens.end()), tail.tokens);
 }
 
-// The CLI: fixed thresholds send prompts to the expected stages, --calibrate hits its fractions
-// on its own file, and the report has every decision and a per-stage summary.
-TEST(RouteCli, ThresholdsAndCalibration) {
+// The CLI on planted distributions (staged_fixtures.h): prompts made to have low, mid and high
+// entropy by hand go to A, AB and FULL under fixed thresholds; the report's entropy is the
+// hand value; --calibrate hits its fractions on a file of ten distinct planted entropies.
+TEST(RouteCli, PlantedEntropiesRouteAndCalibrate) {
+  // The last prompt character picks the planted token (byte-level tokenizer: id = byte).
+  const std::vector<test::PlantedToken> plants = {
+      {'L', 1, 6.0},  // one logit ~33: H ~ 1e-11 (low)
+      {'M', 3, 3.0},  // three equal logits ~17: H ~ ln 3 (mid)
+      {'H', 0, 0.0},  // all logits 0: H = ln 257 (high)
+      {'a', 1, 1.0}, {'b', 2, 1.0},  {'c', 5, 1.0},  {'d', 2, 3.0},
+      {'e', 8, 0.5}, {'f', 20, 0.5}, {'g', 50, 0.2},
+  };
+  auto f = test::make_staged_planted_logits("route_planted", plants);
+  CheckpointConfig cc = read_checkpoint_config(f.a);
+  const int64_t vocab = cc.spec.vocab_size, hidden = cc.spec.hidden_size;
+  ASSERT_EQ(vocab, 257);
+  std::map<char, double> hand;
+  for (const auto& p : plants)
+    hand[static_cast<char>(p.token)] =
+        test::planted_entropy(p, vocab, hidden, cc.spec.rms_norm_eps);
+  EXPECT_LT(hand['L'], 1e-9);
+  EXPECT_NEAR(hand['M'], std::log(3.0),
+              1e-3);  // the 254 zero logits add ~(254/3) e^-17 x 17 ~ 1e-4
+  EXPECT_DOUBLE_EQ(hand['H'], std::log(257.0));
+
+  auto tok = Tokenizer::from_dir(f.a);
+  auto write_prompts = [&](const std::string& path, const std::vector<std::string>& prompts) {
+    std::ofstream out(path);
+    for (const auto& p : prompts) {
+      auto ids = tok->encode(p, true);
+      EXPECT_EQ(ids.back(), static_cast<int64_t>(static_cast<unsigned char>(p.back()))) << p;
+      out << p << "\n";
+    }
+  };
+  // (a) + (b): fixed thresholds 0.5 and 3 separate ~0, ln 3 = 1.10 and ln 257 = 5.55.
+  const std::vector<std::string> prompts = {"Hello L", "M", "xyzH", "The cat M", "L", "zq#H"};
+  const std::string file = f.root + "/prompts.txt", report = f.root + "/route.json";
+  write_prompts(file, prompts);
+  auto r = test::run_llmprune("route --model " + f.a + " --bundles-dir " + f.bundles +
+                              " --thresholds 0.5,3 -n 3 --ignore-eos --report " + report +
+                              " --prompts " + file);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json j = read_json_file(report);
+  ASSERT_EQ(j.at("decisions").size(), prompts.size());
+  const std::map<char, std::string> want = {{'L', "A"}, {'M', "AB"}, {'H', "FULL"}};
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const json& d = j.at("decisions")[i];
+    const char last = prompts[i].back();
+    EXPECT_EQ(d.at("stage"), want.at(last)) << prompts[i];
+    // dH = -sum_i p_i (l_i - E l) dl_i. The model's f32 logits are off by |dl| <~ 2e-6 (|l| <= 33),
+    // and sum_i p_i |l_i - E l| <= 2 L x (mass off the top logits) <= 2 x 17 x 254 e^-16.7 / 3
+    // ~ 1.6e-4 for these patterns (0 for 'H'), so |dH| <~ 4e-10: 1e-8 has room (seen: 1.4e-13).
+    EXPECT_NEAR(d.at("entropy").get<double>(), hand.at(last), 1e-8) << prompts[i];
+    EXPECT_EQ(d.at("generated_tokens").size(), 3u);
+  }
+  EXPECT_EQ(j.at("summary").at("A").at("prompts"), 2);
+  EXPECT_EQ(j.at("summary").at("AB").at("prompts"), 2);
+  EXPECT_EQ(j.at("summary").at("FULL").at("prompts"), 2);
+
+  // (c) --calibrate on ten prompts with ten distinct hand entropies: 20% / 50% / 30%, and the
+  // prompts below / between / above the cuts are the ones with the lowest / middle / highest
+  // hand entropies.
+  std::vector<std::string> calib;
+  for (const auto& p : plants) calib.push_back("q " + std::string(1, static_cast<char>(p.token)));
+  const std::string cfile = f.root + "/calib.txt";
+  write_prompts(cfile, calib);
+  std::vector<double> sorted;
+  for (const auto& [c, h] : hand) sorted.push_back(h);
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t i = 1; i < sorted.size(); ++i) ASSERT_GT(sorted[i] - sorted[i - 1], 1e-3);
+  r = test::run_llmprune("route --model " + f.a + " --bundles-dir " + f.bundles + " --calibrate " +
+                         cfile + " --fractions 0.2,0.5,0.3 -n 1 --report " + report +
+                         " --prompts " + cfile);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  j = read_json_file(report);
+  EXPECT_EQ(j.at("calibration").at("counts"), json({2, 5, 3}));
+  EXPECT_EQ(j.at("summary").at("A").at("prompts"), 2);
+  EXPECT_EQ(j.at("summary").at("AB").at("prompts"), 5);
+  EXPECT_EQ(j.at("summary").at("FULL").at("prompts"), 3);
+  for (size_t i = 0; i < calib.size(); ++i) {
+    const double h = hand.at(calib[i].back());
+    const size_t rank = std::lower_bound(sorted.begin(), sorted.end(), h) - sorted.begin();
+    const std::string stage = rank < 2 ? "A" : rank < 7 ? "AB" : "FULL";
+    EXPECT_EQ(j.at("decisions")[i].at("stage"), stage) << calib[i] << " H " << h;
+  }
+}
+
+// --calibrate on the random model's own entropies (no planted values): the fractions are hit
+// on the file it was calibrated on.
+TEST(RouteCli, CalibrationOnRandomModel) {
   auto f = test::make_staged("route_cli", "angular", 2);
-  auto m = StagedModel::load(f.a, f.bundles);
   const std::string file = f.root + "/prompts.txt";
   std::vector<std::string> prompts = {"Hello", "The cat", "zq#",   "Once upon", "1234",
                                       "abc",   "What is", "x y z", "!!",        "Good day"};
@@ -158,41 +246,12 @@ TEST(RouteCli, ThresholdsAndCalibration) {
     std::ofstream out(file);
     for (const auto& p : prompts) out << p << "\n";
   }
-  auto tok = Tokenizer::from_dir(f.a);
-  std::vector<double> h;
-  for (const auto& p : prompts) {
-    auto ids = tok->encode(p, true);
-    h.push_back(prompt_entropy(*m, std::vector<int64_t>(ids.begin(), ids.end())));
-  }
-  // Fixed thresholds between the lowest, middle and highest entropies of this file.
-  std::vector<double> s = h;
-  std::sort(s.begin(), s.end());
-  const double lo = 0.5 * (s[2] + s[3]), hi = 0.5 * (s[6] + s[7]);
-  char th[64];
-  std::snprintf(th, sizeof th, "%.17g,%.17g", lo, hi);
   const std::string report = f.root + "/route.json";
-  auto r =
-      test::run_llmprune("route --model " + f.a + " --bundles-dir " + f.bundles + " --thresholds " +
-                         th + " -n 5 --ignore-eos --report " + report + " --prompts " + file);
+  auto r = test::run_llmprune("route --model " + f.a + " --bundles-dir " + f.bundles +
+                              " --calibrate " + file + " --fractions 0.2,0.5,0.3 -n 2 --report " +
+                              report + " --prompts " + file);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json j = read_json_file(report);
-  ASSERT_EQ(j.at("decisions").size(), prompts.size());
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    const json& d = j.at("decisions")[i];
-    const std::string want = h[i] < lo ? "A" : h[i] < hi ? "AB" : "FULL";
-    EXPECT_EQ(d.at("stage"), want) << prompts[i] << " entropy " << h[i];
-    EXPECT_NEAR(d.at("entropy").get<double>(), h[i], 1e-9);
-    EXPECT_EQ(d.at("generated_tokens").size(), 5u);
-  }
-  EXPECT_EQ(j.at("summary").at("A").at("prompts"), 3);
-  EXPECT_EQ(j.at("summary").at("AB").at("prompts"), 4);
-  EXPECT_EQ(j.at("summary").at("FULL").at("prompts"), 3);
-  // --calibrate on the same file: 20% / 50% / 30%.
-  r = test::run_llmprune("route --model " + f.a + " --bundles-dir " + f.bundles + " --calibrate " +
-                         file + " --fractions 0.2,0.5,0.3 -n 2 --report " + report + " --prompts " +
-                         file);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  j = read_json_file(report);
   EXPECT_EQ(j.at("summary").at("A").at("prompts"), 2);
   EXPECT_EQ(j.at("summary").at("AB").at("prompts"), 5);
   EXPECT_EQ(j.at("summary").at("FULL").at("prompts"), 3);
