@@ -23,48 +23,36 @@ namespace fs = std::filesystem;
 
 const char* dtype_name(DType d) {
   switch (d) {
-    case DType::kF32:
-      return "F32";
-    case DType::kF16:
-      return "F16";
-    case DType::kBF16:
-      return "BF16";
+    case DType::kF32: return "F32";
+    case DType::kF16: return "F16";
+    case DType::kBF16: return "BF16";
   }
   return "?";
 }
 
 size_t dtype_size(DType d) {
   switch (d) {
-    case DType::kF32:
-      return 4;
-    case DType::kF16:
-      return 2;
-    case DType::kBF16:
-      return 2;
+    case DType::kF32: return 4;
+    case DType::kF16: return 2;
+    case DType::kBF16: return 2;
   }
   return 0;
 }
 
 torch::ScalarType to_torch(DType d) {
   switch (d) {
-    case DType::kF32:
-      return torch::kFloat32;
-    case DType::kF16:
-      return torch::kFloat16;
-    case DType::kBF16:
-      return torch::kBFloat16;
+    case DType::kF32: return torch::kFloat32;
+    case DType::kF16: return torch::kFloat16;
+    case DType::kBF16: return torch::kBFloat16;
   }
   return torch::kFloat32;
 }
 
 DType from_torch(torch::ScalarType t) {
   switch (t) {
-    case torch::kFloat32:
-      return DType::kF32;
-    case torch::kFloat16:
-      return DType::kF16;
-    case torch::kBFloat16:
-      return DType::kBF16;
+    case torch::kFloat32: return DType::kF32;
+    case torch::kFloat16: return DType::kF16;
+    case torch::kBFloat16: return DType::kBF16;
     default:
       throw bad_input("[safetensors] unsupported tensor dtype ", c10::toString(t),
                       " (supported: F32, F16, BF16)");

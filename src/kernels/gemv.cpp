@@ -72,12 +72,9 @@ void scalar_q8(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, f
 
 RowKernel scalar_kernel(WeightKind kind) {
   switch (kind) {
-    case WeightKind::kF32:
-      return scalar_f32;
-    case WeightKind::kBF16:
-      return scalar_bf16;
-    case WeightKind::kQ8_0:
-      return scalar_q8;
+    case WeightKind::kF32: return scalar_f32;
+    case WeightKind::kBF16: return scalar_bf16;
+    case WeightKind::kQ8_0: return scalar_q8;
   }
   return nullptr;
 }
@@ -109,18 +106,11 @@ Isa choose(WeightKind kind, bool bf16_act) {
 detail::RowKernel kernel_for(WeightKind kind, Isa isa) {
   detail::RowKernel k = nullptr;
   switch (isa) {
-    case Isa::kAvx512Bf16:
-      k = detail::avx512_kernel(kind, /*bf16_dot=*/true);
-      break;
+    case Isa::kAvx512Bf16: k = detail::avx512_kernel(kind, /*bf16_dot=*/true); break;
     case Isa::kAvx512:
-    case Isa::kAvx512Vnni:
-      k = detail::avx512_kernel(kind, false);
-      break;
-    case Isa::kAvx2:
-      k = detail::avx2_kernel(kind);
-      break;
-    case Isa::kScalar:
-      break;
+    case Isa::kAvx512Vnni: k = detail::avx512_kernel(kind, false); break;
+    case Isa::kAvx2: k = detail::avx2_kernel(kind); break;
+    case Isa::kScalar: break;
   }
   return k ? k : detail::scalar_kernel(kind);
 }
@@ -164,16 +154,11 @@ KernelLevel kernel_limit() { return g_limit; }
 
 std::string gemv_kernel_name(WeightKind kind, bool bf16_activations) {
   switch (choose(kind, bf16_activations)) {
-    case Isa::kAvx512Bf16:
-      return "avx512_bf16";
-    case Isa::kAvx512Vnni:
-      return "avx512_vnni";
-    case Isa::kAvx512:
-      return "avx512";
-    case Isa::kAvx2:
-      return "avx2";
-    case Isa::kScalar:
-      break;
+    case Isa::kAvx512Bf16: return "avx512_bf16";
+    case Isa::kAvx512Vnni: return "avx512_vnni";
+    case Isa::kAvx512: return "avx512";
+    case Isa::kAvx2: return "avx2";
+    case Isa::kScalar: break;
   }
   return "scalar";
 }
