@@ -8,6 +8,7 @@
 #include "arch/registry.h"
 #include "io/safetensors.h"
 #include "model/decoder_lm.h"
+#include "model/stored_weights.h"
 #include "model/runtime.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -111,33 +112,48 @@ std::unique_ptr<CausalLM> CausalLM::from_tensors(
   return model;
 }
 
-std::unique_ptr<CausalLM> CausalLM::load(const std::string& dir, const LoadOptions& opts) {
-  Timer timer;
-  const std::string where = "[model] " + dir;
-  CheckpointConfig cc = read_checkpoint_config(dir);
+std::unique_ptr<CausalLM> load_stored_weights(const Family& family, const ModelSpec& spec,
+                                              const ShapeMap& present, const TensorLocator& locate,
+                                              const LoadOptions& opts, const std::string& where) {
   // Runtime options are checked before the (possibly long) weight scan.
-  torch::Device device = parse_device(opts.device);
-  torch::ScalarType dtype = parse_dtype(opts.dtype);
+  const torch::Device device = parse_device(opts.device);
+  const torch::ScalarType dtype = parse_dtype(opts.dtype);
   check_weights_option(opts);
-  TensorStore store = open_checkpoint_tensors(cc);
-  ShapeMap present;
-  for (const auto& name : store.names()) present[name] = store.entry(name).shape;
-  TensorSetCheck check = validate_tensor_set(*cc.family, cc.spec, present, where);
-  auto model = std::make_unique<DecoderLM>(cc.spec, *cc.family, device, dtype);
+  const TensorSetCheck check = validate_tensor_set(family, spec, present, where);
+  auto model = std::make_unique<DecoderLM>(spec, family, device, dtype);
   // A tensor stored in the dtype its parameter keeps becomes the parameter in place (the
   // mapping, private copy-on-write: loading costs one pass of page faults, no copy). Any other
   // is read in place, converted once into its parameter, and its pages are dropped from this
   // process right after (peak RSS ~ the model + one tensor).
-  const Fetch adopt = [&](const std::string& n) { return store.adopt(n); };
+  auto with = [&](auto op) {
+    return [&locate, op](const std::string& n) {
+      const auto [store, stored] = locate(n);
+      return op(*store, stored);
+    };
+  };
   fill_weights(
-      *model, [&](const std::string& n) { return store.view(n); }, adopt,
-      [&](const std::string& n) { store.release(n); }, check, where, opts.check_weights,
-      opts.keep_bf16 || opts.weights == "bf16");
+      *model, with([](const TensorStore& s, const std::string& n) { return s.view(n); }),
+      with([](const TensorStore& s, const std::string& n) { return s.adopt(n); }),
+      with([](const TensorStore& s, const std::string& n) { s.release(n); }), check, where,
+      opts.check_weights, opts.keep_bf16 || opts.weights == "bf16");
   prepare_decode_weights(*model, opts);
+  return model;
+}
+
+std::unique_ptr<CausalLM> CausalLM::load(const std::string& dir, const LoadOptions& opts) {
+  Timer timer;
+  CheckpointConfig cc = read_checkpoint_config(dir);
+  TensorStore store = open_checkpoint_tensors(cc);
+  ShapeMap present;
+  for (const auto& name : store.names()) present[name] = store.entry(name).shape;
+  auto model = load_stored_weights(
+      *cc.family, cc.spec, present,
+      [&](const std::string& n) { return std::make_pair(&store, n); }, opts, "[model] " + dir);
   int64_t n_params = 0;
   for (const auto& [name, p] : model->named_parameters()) n_params += p.numel();
   log_info("loaded ", cc.family->name(), " model from ", dir, ": ", cc.spec.n_layers(), " layers, ",
-           n_params, " parameters, compute ", dtype_label(dtype), " on ", device.str(), " (",
+           n_params, " parameters, compute ", dtype_label(model->dtype()), " on ",
+           model->device().str(), " (",
            timer.seconds(), " s)");
   return model;
 }

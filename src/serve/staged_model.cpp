@@ -13,6 +13,7 @@
 #include "arch/checkpoint_check.h"
 #include "arch/registry.h"
 #include "io/safetensors.h"
+#include "model/stored_weights.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -215,20 +216,11 @@ std::unique_ptr<StagedModel> StagedModel::load(const std::string& dir,
     by_full_name[name] = where;
     present[name] = where.first->entry(where.second).shape;
   }
-  validate_tensor_set(family, full, present, "[staged] " + dir + " + " + bundles_dir);
-  m->shared_ = CausalLM::create(full, opts);
+  m->shared_ = load_stored_weights(
+      family, full, present, [&](const std::string& name) { return by_full_name.at(name); },
+      opts, "[staged] " + dir + " + " + bundles_dir);
   auto* lm = dynamic_cast<DecoderLM*>(m->shared_.get());
-  LLMPRUNE_ASSERT(lm, "CausalLM::create returned a model that is not a DecoderLM");
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& [name, p] : lm->named_parameters()) {
-      auto it = by_full_name.find(name);
-      LLMPRUNE_ASSERT(it != by_full_name.end(), "validated tensor ", name, " has no source");
-      p.copy_(it->second.first->view(it->second.second));  // in place from the mapping
-      it->second.first->release(it->second.second);
-    }
-  }
-  if (opts.weights == "q8_0") lm->quantize_q8_0();
+  LLMPRUNE_ASSERT(lm, "load_stored_weights returned a model that is not a DecoderLM");
 
   // One stage per state: A, then each bundle on top of the previous stage.
   for (size_t s = 0; s < states.size(); ++s) {

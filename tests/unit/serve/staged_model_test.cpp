@@ -71,6 +71,29 @@ TEST(StagedModel, StagesEqualPrunedAndRestoredCheckpoints) {
   expect_stage_equals(*m, "FULL", f.full);
 }
 
+// The staged model loads through the checkpoint loader's own path (model/stored_weights.h):
+// under the same runtime options, stage FULL computes exactly what `restore`'s FULL checkpoint
+// loaded by CausalLM::load computes, parameter dtypes included.
+TEST(StagedModel, LoadOptionsActAsOnTheCheckpoint) {
+  auto f = test::make_staged("staged_opts", "angular", 2);
+  LoadOptions bf16, q8;
+  bf16.dtype = "bf16";
+  q8.weights = "q8_0";
+  for (const LoadOptions& o : {bf16, q8}) {
+    SCOPED_TRACE(o.dtype + " / " + o.weights);
+    auto m = StagedModel::load(f.a, f.bundles, o);
+    auto ref = CausalLM::load(f.full, o);
+    CausalLM& st = m->stage(m->stage_index("FULL"));
+    std::map<std::string, torch::Tensor> by_name;
+    for (const auto& [n, p] : ref->named_parameters()) by_name[n] = p;
+    for (const auto& [n, p] : st.named_parameters())
+      EXPECT_EQ(p.scalar_type(), by_name.at(n).scalar_type()) << n;
+    torch::NoGradGuard ng;
+    auto ids = torch::tensor(kPrompt).view({1, -1});
+    EXPECT_TRUE(torch::equal(st.forward(ids, nullptr, nullptr), ref->forward(ids, nullptr, nullptr)));
+  }
+}
+
 TEST(StagedModel, SubBlockDropsRunTheCheckpointsLayerSpecs) {
   // joint removes attention and MLP sub-blocks (A's layers then lack one of them).
   auto f = test::make_staged("staged_sub", "joint", 3);
