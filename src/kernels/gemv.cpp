@@ -199,13 +199,19 @@ void gemv(const WeightView& w, const Activations& x, const float* bias, float* y
   if (threads <= 1) {
     kernel(w, p, 0, w.rows, y);
   } else {
-    // Dynamic: each thread takes the next piece (~4 per thread) until none is left, so a
-    // thread the host slows down (shared VMs) does less instead of holding up the others.
-    const int64_t piece = std::max(grain, chunks / (4 * threads));
+    // Guided: each thread takes the next piece, sized to a share of what is left
+    // (remaining / 2 threads, down to one chunk), until none is left. A thread the host slows
+    // down (shared VMs) does less instead of holding up the others, and the last pieces are
+    // small, so the threads finish within about one chunk of each other.
     std::atomic<int64_t> next{0};
     at::parallel_for(0, threads, 1, [&](int64_t, int64_t) {
-      for (int64_t c0; (c0 = next.fetch_add(piece)) < chunks;)
-        kernel(w, p, c0 * 16, std::min(w.rows, (c0 + piece) * 16), y);
+      int64_t c0 = next.load(std::memory_order_relaxed), c1;
+      while (c0 < chunks) {
+        c1 = std::min(chunks, c0 + std::max<int64_t>(1, (chunks - c0) / (2 * threads)));
+        if (!next.compare_exchange_weak(c0, c1, std::memory_order_relaxed)) continue;
+        kernel(w, p, c0 * 16, std::min(w.rows, c1 * 16), y);
+        c0 = next.load(std::memory_order_relaxed);
+      }
     });
   }
   if (bias)
