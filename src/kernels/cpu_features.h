@@ -11,7 +11,7 @@ struct CpuFeatures {
   bool avx512f = false, avx512bw = false, avx512vl = false;
   bool avx512bf16 = false, avx512vnni = false;
   bool avx512() const { return avx512f && avx512bw && avx512vl; }
-  bool avx2_fma() const { return avx2 && fma; }
+  bool avx2_fma() const { return avx2 && fma && f16c; }  // every AVX2 CPU has F16C
   // "avx512bf16 avx512vnni avx512 avx2" etc.: the ones the kernels use.
   std::string summary() const;
 };

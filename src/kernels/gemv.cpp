@@ -49,23 +49,27 @@ void scalar_bf16(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1,
 }
 
 void scalar_q8(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, float* y) {
-  const uint8_t* Q = static_cast<const uint8_t*>(w.data);
-  const int64_t blocks = w.padded_cols / 32;
-  for (int64_t r = r0; r < r1; ++r)
+  const int64_t blocks = w.padded_cols / 32, row_bytes = w.padded_cols / kQ8Group * kQ8GroupBytes;
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* Q = static_cast<const uint8_t*>(w.data) + r * row_bytes;
     for (int64_t m = 0; m < x.n; ++m) {
       float acc = 0;
       for (int64_t b = 0; b < blocks; ++b) {
         // Block b of the row: 32 values spread over the interleaved group.
         int32_t dot = 0;
         for (int64_t e = 0; e < 32; ++e) {
-          const int64_t pos = q8_position(b * 32 + e);
-          dot += (static_cast<int32_t>(Q[r * w.padded_cols + pos]) - 128) *
-                 static_cast<int32_t>(x.q[m * w.padded_cols + pos]);
+          const int64_t c = b * 32 + e;
+          dot += (static_cast<int32_t>(Q[q8_quant_byte(c)]) - 128) *
+                 static_cast<int32_t>(
+                     x.q[m * w.padded_cols + c / kQ8Group * kQ8Group + q8_lane_offset(c)]);
         }
-        acc += w.scales[r * blocks + b] * x.qd[m * blocks + b] * static_cast<float>(dot);
+        uint16_t h;
+        std::memcpy(&h, Q + q8_scale_byte(b), 2);
+        acc += fp16_to_fp32(h) * x.qd[m * blocks + b] * static_cast<float>(dot);
       }
       y[m * w.rows + r] = acc;
     }
+  }
 }
 
 }  // namespace
@@ -136,7 +140,7 @@ void quantize_activations(const float* x, int64_t n, int64_t cols, int64_t padde
       const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
       int32_t sum = 0;
       // Element 4 s + t of block b sits at byte 64 s + 4 (b % 16) + t of its group.
-      int8_t* dst = out.q.data() + m * padded + q8_position(b * 32);
+      int8_t* dst = out.q.data() + m * padded + b / 16 * kQ8Group + q8_lane_offset(b * 32);
       for (int64_t e = 0; e < 32; ++e) {
         const int q = q8_round(v[e] * id);  // as the weights: ties away from zero
         dst[(e / 4) * 64 + e % 4] = static_cast<int8_t>(q);
@@ -164,40 +168,59 @@ std::string gemv_kernel_name(WeightKind kind, bool bf16_activations) {
 }
 
 void gemv(const WeightView& w, const Activations& x, const float* bias, float* y) {
-  LLMPRUNE_ASSERT(x.n > 0 && (x.f32 || x.bf16), "gemv: no activations");
+  gemv({GemvTask{w, bias, y}}, x);
+}
+
+void gemv(const std::vector<GemvTask>& tasks, const Activations& x) {
+  LLMPRUNE_ASSERT(x.n > 0 && (x.f32 || x.bf16) && !tasks.empty(), "gemv: no activations");
+  const WeightView& w0 = tasks.front().w;
+  for (const GemvTask& t : tasks)
+    LLMPRUNE_ASSERT(t.w.kind == w0.kind && t.w.cols == w0.cols && t.w.padded_cols == w0.padded_cols,
+                    "gemv: grouped weights differ in form or columns");
   const bool bf16_act = x.bf16 != nullptr;
-  const Isa isa = choose(w.kind, bf16_act);
+  const Isa isa = choose(w0.kind, bf16_act);
   detail::Prepared p;
   p.n = x.n;
-  p.cols = w.cols;
+  p.cols = w0.cols;
   p.bf16 = x.bf16;
   p.f32 = x.f32;
   // Kernels other than the BF16 dot product read f32 activations.
   thread_local std::vector<float> widened;
   if (!p.f32 && isa != Isa::kAvx512Bf16) {
-    widened.resize(static_cast<size_t>(x.n * w.cols));
+    widened.resize(static_cast<size_t>(x.n * w0.cols));
     for (size_t i = 0; i < widened.size(); ++i) widened[i] = detail::bf16_to_f32(x.bf16[i]);
     p.f32 = widened.data();
   }
   thread_local QuantizedX qx;
-  if (w.kind == WeightKind::kQ8_0) {
-    quantize_activations(p.f32, x.n, w.cols, w.padded_cols, qx);
+  if (w0.kind == WeightKind::kQ8_0) {
+    quantize_activations(p.f32, x.n, w0.cols, w0.padded_cols, qx);
     p.q = qx.q.data();
     p.qd = qx.d.data();
     p.qsum128 = qx.sum128.data();
   }
-  const detail::RowKernel kernel = kernel_for(w.kind, isa);
-  // Rows in chunks of 16 (the kernels' unroll divides it); ~64 KiB of weights per task at
-  // least, so small matrices stay on one thread.
-  const int64_t row_bytes = w.kind == WeightKind::kQ8_0   ? w.padded_cols + w.padded_cols / 8
-                            : w.kind == WeightKind::kBF16 ? 2 * w.cols
-                                                          : 4 * w.cols;
-  const int64_t chunks = (w.rows + 15) / 16;
+  const detail::RowKernel kernel = kernel_for(w0.kind, isa);
+  // Rows in chunks of 16 (the kernels' unroll divides it), numbered across the tasks; ~64 KiB
+  // of weights per thread at least, so small products stay on one thread.
+  std::vector<int64_t> first_chunk{0};  // task i owns chunks [first_chunk[i], first_chunk[i+1])
+  for (const GemvTask& t : tasks) first_chunk.push_back(first_chunk.back() + (t.w.rows + 15) / 16);
+  const int64_t chunks = first_chunk.back();
+  auto run = [&](int64_t c0, int64_t c1) {  // chunks [c0, c1), possibly over several tasks
+    for (size_t i = 0; i < tasks.size() && c0 < c1; ++i) {
+      if (c0 >= first_chunk[i + 1]) continue;
+      const int64_t end = std::min(c1, first_chunk[i + 1]), base = first_chunk[i];
+      const GemvTask& t = tasks[i];
+      kernel(t.w, p, (c0 - base) * 16, std::min(t.w.rows, (end - base) * 16), t.y);
+      c0 = end;
+    }
+  };
+  const int64_t row_bytes = w0.kind == WeightKind::kQ8_0
+                                ? w0.padded_cols / kQ8Group * kQ8GroupBytes
+                                : (w0.kind == WeightKind::kBF16 ? 2 : 4) * w0.cols;
   const int64_t grain =
       std::max<int64_t>(1, (int64_t{64} << 10) / std::max<int64_t>(1, 16 * row_bytes));
   const int64_t threads = std::min<int64_t>(at::get_num_threads(), (chunks + grain - 1) / grain);
   if (threads <= 1) {
-    kernel(w, p, 0, w.rows, y);
+    run(0, chunks);
   } else {
     // Guided: each thread takes the next piece, sized to a share of what is left
     // (remaining / 2 threads, down to one chunk), until none is left. A thread the host slows
@@ -205,18 +228,20 @@ void gemv(const WeightView& w, const Activations& x, const float* bias, float* y
     // small, so the threads finish within about one chunk of each other.
     std::atomic<int64_t> next{0};
     at::parallel_for(0, threads, 1, [&](int64_t, int64_t) {
-      int64_t c0 = next.load(std::memory_order_relaxed), c1;
+      int64_t c0 = next.load(std::memory_order_relaxed);
       while (c0 < chunks) {
-        c1 = std::min(chunks, c0 + std::max<int64_t>(1, (chunks - c0) / (2 * threads)));
+        const int64_t c1 =
+            std::min(chunks, c0 + std::max<int64_t>(1, (chunks - c0) / (2 * threads)));
         if (!next.compare_exchange_weak(c0, c1, std::memory_order_relaxed)) continue;
-        kernel(w, p, c0 * 16, std::min(w.rows, c1 * 16), y);
+        run(c0, c1);
         c0 = next.load(std::memory_order_relaxed);
       }
     });
   }
-  if (bias)
-    for (int64_t m = 0; m < x.n; ++m)
-      for (int64_t r = 0; r < w.rows; ++r) y[m * w.rows + r] += bias[r];
+  for (const GemvTask& t : tasks)
+    if (t.bias)
+      for (int64_t m = 0; m < x.n; ++m)
+        for (int64_t r = 0; r < t.w.rows; ++r) t.y[m * t.w.rows + r] += t.bias[r];
 }
 
 }  // namespace llmprune::kernels

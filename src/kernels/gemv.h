@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace llmprune::kernels {
 
@@ -14,13 +15,12 @@ enum class WeightKind { kF32, kBF16, kQ8_0 };
 
 // A read-only view of one weight matrix [rows, cols] (rows = outputs, cols = inputs).
 // kF32 / kBF16: row-major values (bf16 as raw 16-bit patterns). kQ8_0: see q8_weight.h
-// (int8 blocks of 32 in the kernel's interleaved layout, one f32 scale per block).
+// (int8 blocks of 32 in the kernel's interleaved layout with their fp16 scales).
 struct WeightView {
   WeightKind kind = WeightKind::kF32;
   int64_t rows = 0, cols = 0;
   const void* data = nullptr;
-  const float* scales = nullptr;  // kQ8_0 only
-  int64_t padded_cols = 0;        // kQ8_0 only: cols rounded up to the interleave group
+  int64_t padded_cols = 0;  // kQ8_0 only: cols rounded up to the interleave group
 };
 
 // How the activations arrive: f32 values, or bf16 values (then x_bf16 holds the raw bits and
@@ -34,6 +34,16 @@ struct Activations {
 
 // y [n, rows] (f32) = x W^T + bias (bias f32 [rows] or null).
 void gemv(const WeightView& w, const Activations& x, const float* bias, float* y);
+
+// Several products of the same activations (q, k and v; gate and up) in one pass: one
+// parallel region whose threads share the rows of all of them, so the threads meet once
+// instead of once per product. The weights must have the same kind and columns.
+struct GemvTask {
+  WeightView w;
+  const float* bias = nullptr;  // f32 [w.rows] or null
+  float* y = nullptr;           // [n, w.rows]
+};
+void gemv(const std::vector<GemvTask>& tasks, const Activations& x);
 
 // The kernel gemv() uses for this weight kind and activation form on this CPU, e.g.
 // "avx512_bf16", "avx512", "avx512_vnni", "avx2", "scalar".

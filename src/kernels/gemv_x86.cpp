@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "kernels/gemv_internal.h"
+#include "kernels/q8_weight.h"
 
 #if defined(__x86_64__)
 // GCC 12's AVX-512 headers trip its own uninitialized-value warnings (setzero, reduce).
@@ -14,7 +15,7 @@
 #include <immintrin.h>
 
 #define LLMPRUNE_AVX512 "avx512f,avx512bw,avx512vl,fma"
-#define LLMPRUNE_AVX2 "avx2,fma"
+#define LLMPRUNE_AVX2 "avx2,fma,f16c"
 
 namespace llmprune::kernels::detail {
 namespace {
@@ -26,9 +27,8 @@ __attribute__((target(LLMPRUNE_AVX512))) inline __m512 widen_bf16(__m256i h) {
 }
 
 template <int R>
-__attribute__((target(LLMPRUNE_AVX512))) void f32_rows_512(const float* const* w,
-                                                           const float* x, int64_t K,
-                                                           float* out) {
+__attribute__((target(LLMPRUNE_AVX512))) void f32_rows_512(const float* const* w, const float* x,
+                                                           int64_t K, float* out) {
   __m512 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   int64_t k = 0;
@@ -47,8 +47,7 @@ __attribute__((target(LLMPRUNE_AVX512))) void f32_rows_512(const float* const* w
 
 template <int R>
 __attribute__((target(LLMPRUNE_AVX512))) void bf16_rows_512(const uint16_t* const* w,
-                                                            const float* x, int64_t K,
-                                                            float* out) {
+                                                            const float* x, int64_t K, float* out) {
   __m512 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   int64_t k = 0;
@@ -88,30 +87,34 @@ __attribute__((target(LLMPRUNE_AVX512 ",avx512bf16"))) void bf16dot_rows_512(
 }
 
 // Q8_0: lane j of a group accumulates block j (see q8_weight.h); weights are q + 128, so
-// 128 x sum(x_q) is subtracted per block before scaling by d_w * d_x.
+// 128 x sum(x_q) is subtracted per block before scaling by d_w * d_x. Each row is one stream:
+// a group's 512 quant bytes, then its 16 fp16 scales.
 template <int R>
-__attribute__((target(LLMPRUNE_AVX512 ",avx512vnni"))) void q8_rows_512(
-    const uint8_t* const* w, const float* const* wd, const Prepared& x, int64_t m,
-    int64_t padded, float* out) {
+__attribute__((target(LLMPRUNE_AVX512 ",avx512vnni"))) void q8_rows_512(const uint8_t* const* w,
+                                                                        const Prepared& x,
+                                                                        int64_t m, int64_t padded,
+                                                                        float* out) {
   const int8_t* xq = x.q + m * padded;
   const float* xd = x.qd + m * (padded / 32);
   const int32_t* xs = x.qsum128 + m * (padded / 32);
   __m512 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-  for (int64_t g = 0; g < padded / 512; ++g) {
+  for (int64_t g = 0; g < padded / kQ8Group; ++g) {
     __m512i iacc[R];
     for (int r = 0; r < R; ++r) iacc[r] = _mm512_setzero_si512();
+    const int64_t wg = g * kQ8GroupBytes;
     for (int64_t s = 0; s < 8; ++s) {
-      const int64_t off = g * 512 + s * 64;
-      const __m512i xv = _mm512_loadu_si512(xq + off);
+      const __m512i xv = _mm512_loadu_si512(xq + g * kQ8Group + s * 64);
       for (int r = 0; r < R; ++r)
-        iacc[r] = _mm512_dpbusd_epi32(iacc[r], _mm512_loadu_si512(w[r] + off), xv);
+        iacc[r] = _mm512_dpbusd_epi32(iacc[r], _mm512_loadu_si512(w[r] + wg + s * 64), xv);
     }
     const __m512i sum = _mm512_loadu_si512(xs + g * 16);
     const __m512 dx = _mm512_loadu_ps(xd + g * 16);
     for (int r = 0; r < R; ++r) {
-      const __m512 scale = _mm512_mul_ps(_mm512_loadu_ps(wd[r] + g * 16), dx);
-      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(iacc[r], sum)), scale, acc[r]);
+      const __m512 dw = _mm512_cvtph_ps(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r] + wg + kQ8Group)));
+      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(iacc[r], sum)),
+                               _mm512_mul_ps(dw, dx), acc[r]);
     }
   }
   for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
@@ -144,9 +147,8 @@ __attribute__((target(LLMPRUNE_AVX2))) void f32_rows_256(const float* const* w, 
 }
 
 template <int R>
-__attribute__((target(LLMPRUNE_AVX2))) void bf16_rows_256(const uint16_t* const* w,
-                                                          const float* x, int64_t K,
-                                                          float* out) {
+__attribute__((target(LLMPRUNE_AVX2))) void bf16_rows_256(const uint16_t* const* w, const float* x,
+                                                          int64_t K, float* out) {
   __m256 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
   int64_t k = 0;
@@ -173,34 +175,35 @@ __attribute__((target(LLMPRUNE_AVX2))) void bf16_rows_256(const uint16_t* const*
 // Q8_0 without VNNI: signed weights (q + 128 xor 0x80), |q| x sign(x, q) as unsigned x signed
 // byte products (|q| <= 127, so pairs never saturate), then pairs of 16-bit sums to 32 bits.
 template <int R>
-__attribute__((target(LLMPRUNE_AVX2))) void q8_rows_256(const uint8_t* const* w,
-                                                        const float* const* wd,
-                                                        const Prepared& x, int64_t m,
-                                                        int64_t padded, float* out) {
+__attribute__((target(LLMPRUNE_AVX2))) void q8_rows_256(const uint8_t* const* w, const Prepared& x,
+                                                        int64_t m, int64_t padded, float* out) {
   const int8_t* xq = x.q + m * padded;
   const float* xd = x.qd + m * (padded / 32);
   const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
   const __m256i ones = _mm256_set1_epi16(1);
   __m256 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
-  for (int64_t g = 0; g < padded / 512; ++g) {
+  for (int64_t g = 0; g < padded / kQ8Group; ++g) {
+    const int64_t wg = g * kQ8GroupBytes;
     for (int h = 0; h < 2; ++h) {  // blocks 0-7, then 8-15 of the group
       __m256i iacc[R];
       for (int r = 0; r < R; ++r) iacc[r] = _mm256_setzero_si256();
       for (int64_t s = 0; s < 8; ++s) {
-        const int64_t off = g * 512 + s * 64 + h * 32;
-        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + off));
+        const int64_t off = s * 64 + h * 32;
+        const __m256i xv =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + g * kQ8Group + off));
         for (int r = 0; r < R; ++r) {
           const __m256i q = _mm256_xor_si256(
-              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r] + off)), flip);
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r] + wg + off)), flip);
           const __m256i p16 = _mm256_maddubs_epi16(_mm256_abs_epi8(q), _mm256_sign_epi8(xv, q));
           iacc[r] = _mm256_add_epi32(iacc[r], _mm256_madd_epi16(p16, ones));
         }
       }
       const __m256 dx = _mm256_loadu_ps(xd + g * 16 + h * 8);
       for (int r = 0; r < R; ++r) {
-        const __m256 scale = _mm256_mul_ps(_mm256_loadu_ps(wd[r] + g * 16 + h * 8), dx);
-        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iacc[r]), scale, acc[r]);
+        const __m256 dw = _mm256_cvtph_ps(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[r] + wg + kQ8Group + h * 16)));
+        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iacc[r]), _mm256_mul_ps(dw, dx), acc[r]);
       }
     }
   }
@@ -232,18 +235,18 @@ inline void row_ptrs(const WeightView& w, int64_t r, int64_t stride, const T* (&
   for (int i = 0; i < R; ++i) p[i] = static_cast<const T*>(w.data) + (r + i) * stride;
 }
 
-#define LLMPRUNE_ROWS(T, STRIDE, BODY)                    \
-  [&](int64_t r, int64_t m, float* out) {                 \
-    constexpr int R = 4;                                  \
-    const T* p[R];                                        \
-    row_ptrs<T, R>(w, r, STRIDE, p);                      \
-    BODY;                                                 \
-  },                                                      \
-      [&](int64_t r, int64_t m, float* out) {             \
-        constexpr int R = 1;                              \
-        const T* p[R];                                    \
-        row_ptrs<T, R>(w, r, STRIDE, p);                  \
-        BODY;                                             \
+#define LLMPRUNE_ROWS(T, STRIDE, BODY)        \
+  [&](int64_t r, int64_t m, float* out) {     \
+    constexpr int R = 4;                      \
+    const T* p[R];                            \
+    row_ptrs<T, R>(w, r, STRIDE, p);          \
+    BODY;                                     \
+  },                                          \
+      [&](int64_t r, int64_t m, float* out) { \
+        constexpr int R = 1;                  \
+        const T* p[R];                        \
+        row_ptrs<T, R>(w, r, STRIDE, p);      \
+        BODY;                                 \
       }
 
 void f32_512(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, float* y) {
@@ -252,22 +255,17 @@ void f32_512(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, flo
 }
 void bf16_512(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, float* y) {
   for_rows(w, x, r0, r1, y,
-           LLMPRUNE_ROWS(uint16_t, w.cols,
-                         (bf16_rows_512<R>(p, x.f32 + m * w.cols, w.cols, out))));
+           LLMPRUNE_ROWS(uint16_t, w.cols, (bf16_rows_512<R>(p, x.f32 + m * w.cols, w.cols, out))));
 }
 void bf16dot_512(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, float* y) {
-  for_rows(w, x, r0, r1, y,
-           LLMPRUNE_ROWS(uint16_t, w.cols,
-                         (bf16dot_rows_512<R>(p, x.bf16 + m * w.cols, w.cols, out))));
+  for_rows(
+      w, x, r0, r1, y,
+      LLMPRUNE_ROWS(uint16_t, w.cols, (bf16dot_rows_512<R>(p, x.bf16 + m * w.cols, w.cols, out))));
 }
-#define LLMPRUNE_Q8_BODY(FN)                                                   \
-  {                                                                            \
-    const float* d[R];                                                         \
-    for (int i = 0; i < R; ++i) d[i] = w.scales + (r + i) * (w.padded_cols / 32); \
-    FN<R>(p, d, x, m, w.padded_cols, out);                                     \
-  }
 void q8_512(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, float* y) {
-  for_rows(w, x, r0, r1, y, LLMPRUNE_ROWS(uint8_t, w.padded_cols, LLMPRUNE_Q8_BODY(q8_rows_512)));
+  for_rows(w, x, r0, r1, y,
+           LLMPRUNE_ROWS(uint8_t, w.padded_cols / kQ8Group * kQ8GroupBytes,
+                         (q8_rows_512<R>(p, x, m, w.padded_cols, out))));
 }
 void f32_256(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, float* y) {
   for_rows(w, x, r0, r1, y,
@@ -275,11 +273,12 @@ void f32_256(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, flo
 }
 void bf16_256(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, float* y) {
   for_rows(w, x, r0, r1, y,
-           LLMPRUNE_ROWS(uint16_t, w.cols,
-                         (bf16_rows_256<R>(p, x.f32 + m * w.cols, w.cols, out))));
+           LLMPRUNE_ROWS(uint16_t, w.cols, (bf16_rows_256<R>(p, x.f32 + m * w.cols, w.cols, out))));
 }
 void q8_256(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, float* y) {
-  for_rows(w, x, r0, r1, y, LLMPRUNE_ROWS(uint8_t, w.padded_cols, LLMPRUNE_Q8_BODY(q8_rows_256)));
+  for_rows(w, x, r0, r1, y,
+           LLMPRUNE_ROWS(uint8_t, w.padded_cols / kQ8Group * kQ8GroupBytes,
+                         (q8_rows_256<R>(p, x, m, w.padded_cols, out))));
 }
 
 }  // namespace

@@ -3,8 +3,11 @@
 // repeated in memory, the 1/sqrt(d) scale is folded into q, the mask is applied in place.
 #include "model/attention.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "util/error.h"
 
@@ -14,8 +17,8 @@ namespace {
 
 #if TORCH_VERSION_MAJOR >= 2
 // LibTorch 2.x: fused kernel for the two mask shapes it expresses without a mask tensor.
-bool try_sdpa(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-              int64_t past, int64_t window, torch::Tensor& out) {
+bool try_sdpa(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t past,
+              int64_t window, torch::Tensor& out) {
   const int64_t B = q.size(0), H = q.size(1), T = q.size(2), hd = q.size(3);
   const int64_t S = k.size(2), kvh = k.size(1);
   const bool full_causal = past == 0 && (window <= 0 || window >= T);
@@ -31,6 +34,74 @@ bool try_sdpa(const torch::Tensor& q, const torch::Tensor& k, const torch::Tenso
 }
 #endif
 
+// One query per sequence (decoding) on the CPU, without LibTorch ops: the KV cache slices
+// are read in place (a matmul would copy them per token). Rounds as the chunked path does:
+// q x scale and each score rounded to the compute dtype (what the matmul returns), softmax
+// in f32, probabilities rounded, then their product with v accumulated in f32 and rounded;
+// only the order of the f32 sums differs. Dot products run in 16 independent lanes (the
+// compiler vectorizes them without reordering any sum).
+constexpr int64_t kLanes = 16;
+
+template <typename T>
+inline float lane_dot(const float* q, const T* k, int64_t hd) {
+  float lane[kLanes] = {};
+  int64_t d = 0;
+  for (; d + kLanes <= hd; d += kLanes)
+    for (int64_t l = 0; l < kLanes; ++l) lane[l] += q[d + l] * static_cast<float>(k[d + l]);
+  float dot = 0;
+  for (; d < hd; ++d) dot += q[d] * static_cast<float>(k[d]);
+  for (int64_t l = 0; l < kLanes; ++l) dot += lane[l];
+  return dot;
+}
+
+template <typename T>
+torch::Tensor single_query_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                     const torch::Tensor& v, int64_t window) {
+  const int64_t B = q.size(0), H = q.size(1), hd = q.size(3), kvh = k.size(1), S = k.size(2);
+  const int64_t g = H / kvh, first = window > 0 ? std::max<int64_t>(0, S - window) : 0;
+  const int64_t keys = S - first;
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  const torch::Tensor qc = q.contiguous();
+  torch::Tensor out = torch::empty({B, 1, H * hd}, q.options());
+  const T* Q = qc.data_ptr<T>();
+  const T* K = k.data_ptr<T>();
+  const T* V = v.data_ptr<T>();
+  T* O = out.data_ptr<T>();
+  const int64_t kb = k.stride(0), kh = k.stride(1), ks = k.stride(2);
+  const int64_t vb = v.stride(0), vh = v.stride(1), vs = v.stride(2);
+  LLMPRUNE_ASSERT(k.stride(3) == 1 && v.stride(3) == 1, "single-query attention: k/v rows");
+  at::parallel_for(0, B * H, std::max<int64_t>(1, (int64_t{1} << 15) / (keys * hd)),
+                   [&](int64_t i0, int64_t i1) {
+                     std::vector<float> qs(static_cast<size_t>(hd)), p(static_cast<size_t>(keys)),
+                         acc(static_cast<size_t>(hd));
+                     for (int64_t i = i0; i < i1; ++i) {
+                       const int64_t b = i / H, h = i % H;
+                       for (int64_t d = 0; d < hd; ++d)
+                         qs[static_cast<size_t>(d)] =
+                             static_cast<T>(static_cast<float>(Q[i * hd + d]) * scale);
+                       const T* Kh = K + b * kb + (h / g) * kh + first * ks;
+                       const T* Vh = V + b * vb + (h / g) * vh + first * vs;
+                       float mx = -INFINITY;
+                       for (int64_t j = 0; j < keys; ++j) {
+                         const float sj = static_cast<T>(lane_dot(qs.data(), Kh + j * ks, hd));
+                         p[static_cast<size_t>(j)] = sj;
+                         mx = std::max(mx, sj);
+                       }
+                       float z = 0;
+                       for (auto& e : p) z += (e = std::exp(e - mx));
+                       float* a = acc.data();
+                       std::fill(acc.begin(), acc.end(), 0.0f);
+                       for (int64_t j = 0; j < keys; ++j) {
+                         const float pj = static_cast<T>(p[static_cast<size_t>(j)] / z);
+                         const T* vr = Vh + j * vs;
+                         for (int64_t d = 0; d < hd; ++d) a[d] += pj * static_cast<float>(vr[d]);
+                       }
+                       for (int64_t d = 0; d < hd; ++d) O[i * hd + d] = static_cast<T>(a[d]);
+                     }
+                   });
+  return out;
+}
+
 }  // namespace
 
 torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tensor& k,
@@ -38,8 +109,15 @@ torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tensor& k,
                                 int64_t chunk) {
   const int64_t B = q.size(0), H = q.size(1), T = q.size(2), hd = q.size(3);
   const int64_t kvh = k.size(1), S = k.size(2);
-  LLMPRUNE_ASSERT(H % kvh == 0 && S == past + T && v.size(2) == S, "attention shapes q ",
-                  q.sizes(), " k ", k.sizes(), " v ", v.sizes(), " past ", past);
+  LLMPRUNE_ASSERT(H % kvh == 0 && S == past + T && v.size(2) == S, "attention shapes q ", q.sizes(),
+                  " k ", k.sizes(), " v ", v.sizes(), " past ", past);
+  const auto dt = q.scalar_type();
+  if (T == 1 && q.device().is_cpu() && (dt == torch::kFloat32 || dt == torch::kBFloat16) &&
+      k.scalar_type() == dt && v.scalar_type() == dt &&
+      !(torch::GradMode::is_enabled() &&
+        (q.requires_grad() || k.requires_grad() || v.requires_grad())))
+    return dt == torch::kFloat32 ? single_query_attention<float>(q, k, v, window)
+                                 : single_query_attention<at::BFloat16>(q, k, v, window);
 #if TORCH_VERSION_MAJOR >= 2
   {
     torch::Tensor out;
@@ -53,8 +131,8 @@ torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tensor& k,
     const int64_t keys = window > 0 ? std::min(window, S) : S;
     chunk = std::clamp<int64_t>((int64_t{4} << 20) / std::max<int64_t>(1, B * H * keys), 16, 256);
   }
-  const bool low_precision = q.scalar_type() != torch::kFloat32 &&
-                             q.scalar_type() != torch::kFloat64;
+  const bool low_precision =
+      q.scalar_type() != torch::kFloat32 && q.scalar_type() != torch::kFloat64;
   auto qs = (q * (1.0 / std::sqrt(static_cast<double>(hd)))).view({B, kvh, g, T, hd});
   auto out = torch::empty({B, T, kvh, g, hd}, q.options());
   const auto opts_long = torch::TensorOptions().dtype(torch::kLong).device(q.device());
@@ -70,8 +148,8 @@ torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tensor& k,
     const bool causal_cut = c > 1;  // a key after the chunk's first query exists
     const bool window_cut = window > 0 && q_last - kv_begin >= window;
     if (causal_cut || window_cut) {
-      auto qpos = torch::arange(q_first, q_last + 1, opts_long).unsqueeze(1);   // [c, 1]
-      auto kpos = torch::arange(kv_begin, kv_end, opts_long).unsqueeze(0);      // [1, n]
+      auto qpos = torch::arange(q_first, q_last + 1, opts_long).unsqueeze(1);  // [c, 1]
+      auto kpos = torch::arange(kv_begin, kv_end, opts_long).unsqueeze(0);     // [1, n]
       auto masked = kpos > qpos;
       if (window > 0) masked = masked.logical_or(qpos - kpos >= window);
       scores.view({B, kvh, g, c, n_keys}).masked_fill_(masked, -INFINITY);
@@ -110,9 +188,10 @@ torch::Tensor AttentionImpl::context(const torch::Tensor& x, const RopeTable* ro
     k = fused.narrow(-1, H * hd, KV * hd);
     v = fused.narrow(-1, (H + KV) * hd, KV * hd);
   } else {
-    q = q_->forward(x);
-    k = k_->forward(x);
-    v = v_->forward(x);
+    auto qkv = forward_group(x, {q_.get(), k_.get(), v_.get()});
+    q = qkv[0];
+    k = qkv[1];
+    v = qkv[2];
   }
   // [B, T, heads*hd] -> [B, heads, T, hd]
   q = q.view({B, T, H, hd}).transpose(1, 2);

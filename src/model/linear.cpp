@@ -17,35 +17,61 @@ bool wants_grad(const torch::Tensor& x, const torch::Tensor& w, const torch::Ten
   return x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad());
 }
 
-// The GEMV path, or an undefined tensor when it does not apply.
-torch::Tensor try_gemv(const torch::Tensor& x, const torch::Tensor& weight,
-                       const torch::Tensor& bias, const kernels::Q8Weight* q8) {
-  if (!g_gemv || !x.device().is_cpu() || !weight.device().is_cpu() || weight.dim() != 2 ||
-      x.dim() < 1)
-    return {};
-  const int64_t cols = weight.size(1), rows = weight.size(0);
-  if (x.size(-1) != cols || x.numel() == 0) return {};
-  const int64_t n = x.numel() / cols;
-  if ((n > kGemvMaxRows && !q8) || wants_grad(x, weight, bias)) return {};
-  const auto xt = x.scalar_type(), wt = weight.scalar_type();
+// The GEMV path for maps of the same x, or an empty vector when it does not apply to all.
+std::vector<torch::Tensor> try_gemv(const torch::Tensor& x, const std::vector<LinearParams>& maps) {
+  if (!g_gemv || !x.device().is_cpu() || x.dim() < 1 || x.numel() == 0) return {};
+  const auto xt = x.scalar_type();
   if (xt != torch::kFloat32 && xt != torch::kBFloat16) return {};
-  kernels::WeightView view;
-  if (q8) {
-    view = q8->view();
-  } else if (wt == torch::kFloat32 && xt == torch::kFloat32) {
-    view.kind = kernels::WeightKind::kF32;
-  } else if (wt == torch::kBFloat16) {
-    view.kind = kernels::WeightKind::kBF16;
-  } else {
-    return {};
+  const int64_t cols = x.size(-1), n = x.numel() / cols;
+  std::vector<kernels::GemvTask> tasks(maps.size());
+  std::vector<torch::Tensor> keep, ys;  // contiguous weights, f32 biases; the outputs
+  // The kernels write f32; bf16 results are rounded here (as Tensor::to does: to nearest,
+  // ties to even), which saves a LibTorch conversion per map and token.
+  thread_local std::vector<float> scratch;
+  std::vector<int64_t> offsets;  // task i's f32 output in scratch (bf16 x only)
+  int64_t total = 0;
+  for (size_t i = 0; i < maps.size(); ++i) {
+    const LinearParams& m = maps[i];
+    const torch::Tensor& weight = m.weight;
+    if (!weight.device().is_cpu() || weight.dim() != 2 || weight.size(1) != cols) return {};
+    if ((n > kGemvMaxRows && !m.q8) || wants_grad(x, weight, m.bias)) return {};
+    kernels::WeightView& view = tasks[i].w;
+    const auto wt = weight.scalar_type();
+    if (m.q8) {
+      view = m.q8->view();
+    } else if (wt == torch::kFloat32 && xt == torch::kFloat32) {
+      view.kind = kernels::WeightKind::kF32;
+    } else if (wt == torch::kBFloat16) {
+      view.kind = kernels::WeightKind::kBF16;
+    } else {
+      return {};
+    }
+    if (view.kind != tasks[0].w.kind || view.padded_cols != tasks[0].w.padded_cols) return {};
+    if (!m.q8) {
+      keep.push_back(weight.contiguous());
+      view.rows = weight.size(0);
+      view.cols = cols;
+      view.data = keep.back().data_ptr();
+    }
+    if (m.bias.defined()) {
+      keep.push_back(m.bias.to(torch::kFloat32).contiguous());
+      tasks[i].bias = keep.back().data_ptr<float>();
+    }
+    auto sizes = x.sizes().vec();
+    sizes.back() = view.rows;
+    ys.push_back(torch::empty(sizes, x.options()));
+    offsets.push_back(total);
+    total += n * view.rows;
   }
-  torch::Tensor w;
-  if (!q8) {
-    w = weight.contiguous();
-    view.rows = rows;
-    view.cols = cols;
-    view.data = w.data_ptr();
+  std::vector<float> large;  // a prefill's outputs: not kept for the thread's lifetime
+  float* f32_out = nullptr;
+  if (xt == torch::kBFloat16) {
+    std::vector<float>& buf = total <= (int64_t{1} << 18) ? scratch : large;
+    buf.resize(static_cast<size_t>(total));
+    f32_out = buf.data();
   }
+  for (size_t i = 0; i < maps.size(); ++i)
+    tasks[i].y = f32_out ? f32_out + offsets[i] : ys[i].data_ptr<float>();
   const torch::Tensor xc = x.contiguous();
   kernels::Activations act;
   act.n = n;
@@ -53,13 +79,14 @@ torch::Tensor try_gemv(const torch::Tensor& x, const torch::Tensor& weight,
     act.bf16 = reinterpret_cast<const uint16_t*>(xc.data_ptr<at::BFloat16>());
   else
     act.f32 = xc.data_ptr<float>();
-  torch::Tensor b;
-  if (bias.defined()) b = bias.to(torch::kFloat32).contiguous();
-  auto sizes = x.sizes().vec();
-  sizes.back() = rows;
-  torch::Tensor y = torch::empty(sizes, x.options().dtype(torch::kFloat32));
-  kernels::gemv(view, act, b.defined() ? b.data_ptr<float>() : nullptr, y.data_ptr<float>());
-  return xt == torch::kFloat32 ? y : y.to(xt);
+  kernels::gemv(tasks, act);
+  if (xt == torch::kBFloat16)
+    for (size_t i = 0; i < maps.size(); ++i) {
+      at::BFloat16* out = ys[i].data_ptr<at::BFloat16>();
+      const float* in = tasks[i].y;
+      for (int64_t j = 0; j < ys[i].numel(); ++j) out[j] = at::BFloat16(in[j]);
+    }
+  return ys;
 }
 
 torch::Tensor dequantize(const kernels::Q8Weight& q8) {
@@ -75,16 +102,25 @@ bool gemv_enabled() { return g_gemv; }
 
 torch::Tensor linear_forward(const torch::Tensor& x, const torch::Tensor& weight,
                              const torch::Tensor& bias, const kernels::Q8Weight* q8) {
-  torch::Tensor y = try_gemv(x, weight, bias, q8);
-  if (y.defined()) return y;
+  return linear_forward_group(x, {LinearParams{weight, bias, q8}}).front();
+}
+
+std::vector<torch::Tensor> linear_forward_group(const torch::Tensor& x,
+                                                const std::vector<LinearParams>& maps) {
+  std::vector<torch::Tensor> ys = try_gemv(x, maps);
+  if (!ys.empty()) return ys;
   const auto dt = x.scalar_type();
-  // With a Q8_0 copy, every product uses the quantized weights (prefill too), as llama.cpp's
-  // Q8_0 models do; they are widened per call.
-  const torch::Tensor w = q8                           ? dequantize(*q8).to(dt)
-                          : weight.scalar_type() == dt ? weight
-                                                       : weight.to(dt);
-  const torch::Tensor b = !bias.defined() || bias.scalar_type() == dt ? bias : bias.to(dt);
-  return torch::nn::functional::linear(x, w, b);
+  for (const LinearParams& m : maps) {
+    // With a Q8_0 copy, every product uses the quantized weights (prefill too), as llama.cpp's
+    // Q8_0 models do; they are widened per call.
+    const torch::Tensor w = m.q8                           ? dequantize(*m.q8).to(dt)
+                            : m.weight.scalar_type() == dt ? m.weight
+                                                           : m.weight.to(dt);
+    const torch::Tensor b =
+        !m.bias.defined() || m.bias.scalar_type() == dt ? m.bias : m.bias.to(dt);
+    ys.push_back(torch::nn::functional::linear(x, w, b));
+  }
+  return ys;
 }
 
 std::shared_ptr<const kernels::Q8Weight> make_q8_weight(const torch::Tensor& weight) {

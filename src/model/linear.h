@@ -9,6 +9,8 @@
 
 #include <torch/torch.h>
 
+#include <vector>
+
 #include "kernels/q8_weight.h"
 
 namespace llmprune {
@@ -17,6 +19,15 @@ constexpr int64_t kGemvMaxRows = 8;
 
 torch::Tensor linear_forward(const torch::Tensor& x, const torch::Tensor& weight,
                              const torch::Tensor& bias, const kernels::Q8Weight* q8 = nullptr);
+
+// Several maps of the same x (q, k and v; gate and up), each result as linear_forward's. On
+// the GEMV path they run as one kernel call (kernels::gemv over tasks: the threads meet once).
+struct LinearParams {
+  torch::Tensor weight, bias;
+  const kernels::Q8Weight* q8 = nullptr;
+};
+std::vector<torch::Tensor> linear_forward_group(const torch::Tensor& x,
+                                                const std::vector<LinearParams>& maps);
 
 // Process-wide switch for the GEMV path (benchmarks compare against LibTorch's matmul).
 void set_gemv_enabled(bool on);

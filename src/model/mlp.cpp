@@ -33,8 +33,9 @@ torch::Tensor MlpImpl::act(const torch::Tensor& x) const {
     gate = both.narrow(-1, 0, spec_.intermediate_size);
     up = both.narrow(-1, spec_.intermediate_size, spec_.intermediate_size);
   } else {
-    gate = gate_->forward(x);
-    up = up_->forward(x);
+    auto both = forward_group(x, {gate_.get(), up_.get()});
+    gate = both[0];
+    up = both[1];
   }
   return activate(gate, act_).mul_(up);
 }

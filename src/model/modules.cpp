@@ -17,6 +17,16 @@ torch::Tensor LinearImpl::forward(const torch::Tensor& x) const {
   return y;
 }
 
+std::vector<torch::Tensor> forward_group(const torch::Tensor& x,
+                                         const std::vector<const LinearImpl*>& maps) {
+  std::vector<LinearParams> params;
+  for (const LinearImpl* m : maps) params.push_back({m->weight, m->bias, m->q8.get()});
+  std::vector<torch::Tensor> ys = linear_forward_group(x, params);
+  for (size_t i = 0; i < maps.size(); ++i)
+    if (maps[i]->adapter) ys[i] = ys[i] + maps[i]->adapter->forward(x);
+  return ys;
+}
+
 NormImpl::NormImpl(int64_t dim, NormKind kind_, bool affine, double eps_,
                    const torch::TensorOptions& opts)
     : kind(kind_), eps(eps_) {

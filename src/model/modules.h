@@ -1,6 +1,6 @@
 // Leaf modules holding parameters under their Hugging Face names ("weight", "bias"):
-// a linear map, a norm (RMSNorm or LayerNorm) and an embedding table. Parameters are created empty with the
-// final shape, dtype and device; the loader copies checkpoint data into them.
+// a linear map, a norm (RMSNorm or LayerNorm) and an embedding table. Parameters are created empty
+// with the final shape, dtype and device; the loader copies checkpoint data into them.
 #pragma once
 
 #include <torch/torch.h>
@@ -24,11 +24,16 @@ class LinearImpl : public torch::nn::Module {
  public:
   LinearImpl(int64_t in, int64_t out, bool bias, const torch::TensorOptions& opts);
   torch::Tensor forward(const torch::Tensor& x) const;
-  torch::Tensor weight, bias;  // bias undefined when absent
+  torch::Tensor weight, bias;                   // bias undefined when absent
   std::shared_ptr<const kernels::Q8Weight> q8;  // null unless quantized for decoding
-  std::shared_ptr<LinearAdapter> adapter;  // optional
+  std::shared_ptr<LinearAdapter> adapter;       // optional
 };
 TORCH_MODULE(Linear);
+
+// maps[i]->forward(x) for maps of the same input (q, k and v; gate and up), computed together
+// (one GEMV kernel call when decoding, see model/linear.h).
+std::vector<torch::Tensor> forward_group(const torch::Tensor& x,
+                                         const std::vector<const LinearImpl*>& maps);
 
 // The norm of a ModelSpec: RMSNorm as transformers computes it (statistics in fp32, fp64
 // stays fp64; then weight * x.to(input dtype)), or LayerNorm (mean-centred, weight and bias;

@@ -1,6 +1,8 @@
 // RoPE frequencies and rotation (see rope.h).
 #include "model/rope.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -38,8 +40,8 @@ RopeFrequencies rope_frequencies(const RopeSpec& rope, int64_t head_dim) {
         x /= rope.factor;
         continue;
       }
-      const double smooth = (old_ctx / wl - rope.low_freq_factor) /
-                            (rope.high_freq_factor - rope.low_freq_factor);
+      const double smooth =
+          (old_ctx / wl - rope.low_freq_factor) / (rope.high_freq_factor - rope.low_freq_factor);
       x = (1 - smooth) * x / rope.factor + smooth * x;
     }
     return f;
@@ -68,8 +70,8 @@ RopeFrequencies rope_frequencies(const RopeSpec& rope, int64_t head_dim) {
                   "' (supported: default, linear, llama3, yarn)");
 }
 
-RopeTable rope_table(const RopeFrequencies& f, int64_t start, int64_t len,
-                     torch::ScalarType dtype, torch::Device device) {
+RopeTable rope_table(const RopeFrequencies& f, int64_t start, int64_t len, torch::ScalarType dtype,
+                     torch::Device device) {
   auto inv = torch::tensor(f.inv_freq, torch::kFloat64);
   auto pos = torch::arange(start, start + len, torch::kFloat64);
   auto angles = torch::outer(pos, inv);  // [len, rot_dim/2]
@@ -80,8 +82,57 @@ RopeTable rope_table(const RopeFrequencies& f, int64_t start, int64_t len,
   return t;
 }
 
+namespace {
+
+// x * cos - x2 * sin and x2 * cos + x1 * sin over the rotated pair, every product and sum
+// rounded to T as LibTorch's elementwise ops on T tensors round each result (bf16: computed
+// in f32, rounded to nearest even), so the result equals the op-by-op version bit for bit.
+template <typename T>
+void rope_rows(const torch::Tensor& x, const RopeTable& t, torch::Tensor& out) {
+  const int64_t B = x.size(0), H = x.size(1), L = x.size(2), hd = x.size(3);
+  const int64_t half = t.rot_dim / 2;
+  const T* cs = t.cos.data_ptr<T>();
+  const T* sn = t.sin.data_ptr<T>();
+  const T* in = x.data_ptr<T>();
+  T* o = out.data_ptr<T>();
+  const int64_t sb = x.stride(0), sh = x.stride(1), st = x.stride(2), sd = x.stride(3);
+  at::parallel_for(0, B * H * L, 64, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t b = r / (H * L), h = r / L % H, p = r % L;
+      const T* v = in + b * sb + h * sh + p * st;
+      T* y = o + r * hd;
+      const T* c = cs + p * half;
+      const T* s = sn + p * half;
+      for (int64_t i = 0; i < half; ++i) {
+        const T x1 = v[i * sd], x2 = v[(half + i) * sd];
+        const T a = static_cast<T>(x1 * c[i]), bb = static_cast<T>(x2 * s[i]);
+        const T e = static_cast<T>(x2 * c[i]), f = static_cast<T>(x1 * s[i]);
+        y[i] = static_cast<T>(a - bb);
+        y[half + i] = static_cast<T>(e + f);
+      }
+      for (int64_t i = t.rot_dim; i < hd; ++i) y[i] = v[i * sd];
+    }
+  });
+}
+
+}  // namespace
+
 torch::Tensor apply_rope(const torch::Tensor& x, const RopeTable& t) {
   const int64_t hd = x.size(-1), half = t.rot_dim / 2;
+  const auto dt = x.scalar_type();
+  const bool fused = x.dim() == 4 && x.device().is_cpu() && t.cos.device().is_cpu() &&
+                     (dt == torch::kFloat32 || dt == torch::kBFloat16) &&
+                     t.cos.scalar_type() == dt && t.sin.scalar_type() == dt &&
+                     t.cos.is_contiguous() && t.sin.is_contiguous() && t.cos.size(0) == x.size(2) &&
+                     !(torch::GradMode::is_enabled() && x.requires_grad());
+  if (fused) {
+    torch::Tensor out = torch::empty(x.sizes(), x.options());
+    if (dt == torch::kFloat32)
+      rope_rows<float>(x, t, out);
+    else
+      rope_rows<at::BFloat16>(x, t, out);
+    return out;
+  }
   // x * cos + rotate_half(x) * sin, with rotate_half(x) = [-x2, x1] on the rotated part.
   auto x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
   auto out1 = x1 * t.cos - x2 * t.sin;

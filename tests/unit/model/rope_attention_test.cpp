@@ -54,8 +54,7 @@ TEST(Rope, Llama3Frequencies) {
   r.original_max_position_embeddings = 8192;
   auto f = rope_frequencies(r, 16);
   expect_freqs(f.inv_freq, {1.0, 0.31622776601683794, 0.1, 0.03162277660168379, 0.01,
-                            0.0031622776601683794, 0.00021360754402756864,
-                            3.952847075210474e-05});
+                            0.0031622776601683794, 0.00021360754402756864, 3.952847075210474e-05});
 }
 
 // YaRN (factor 4, original context 256, beta_fast 32, beta_slow 1, dim 16), by hand:
@@ -98,6 +97,36 @@ TEST(Rope, RotationMatchesDefinitionWithPartialRotary) {
   }
 }
 
+// The fused CPU rotation (f32, bf16) rounds every product and sum as LibTorch's elementwise
+// ops do, so it equals the op-by-op formula (written out here) bit for bit: on a transposed
+// (strided) input, with partial rotary, at several positions. With a gradient wanted the
+// op-by-op path runs, so autograd still sees the rotation.
+TEST(Rope, FusedRotationEqualsTheElementwiseOps) {
+  RopeSpec r = rope_with("default", 1.0);
+  r.partial_rotary_factor = 0.75;
+  auto f = rope_frequencies(r, 32);  // rot_dim 24: 8 dims passed through
+  for (auto dt : {torch::kFloat32, torch::kBFloat16}) {
+    torch::manual_seed(11);
+    auto x = torch::randn({2, 5, 3, 32}).to(dt).transpose(1, 2);  // [B, H=3, T=5, hd]
+    auto t = rope_table(f, 7, 5, dt, torch::kCPU);
+    const int64_t half = f.rot_dim / 2;
+    auto x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
+    auto want = torch::cat(
+        {x1 * t.cos - x2 * t.sin, x2 * t.cos + x1 * t.sin, x.narrow(-1, f.rot_dim, 32 - f.rot_dim)},
+        -1);
+    torch::Tensor got;
+    {
+      torch::InferenceMode guard;
+      got = apply_rope(x, t);
+    }
+    EXPECT_TRUE(got.is_contiguous());
+    EXPECT_TRUE(torch::equal(got, want)) << dt;
+    auto xg = x.detach().clone().requires_grad_(true);
+    apply_rope(xg, t).sum().backward();
+    EXPECT_TRUE(xg.grad().defined());
+  }
+}
+
 namespace {
 // Naive attention: loops over batch, head, query; softmax over the allowed keys.
 torch::Tensor naive_attention(const torch::Tensor& q, const torch::Tensor& k,
@@ -128,12 +157,14 @@ torch::Tensor naive_attention(const torch::Tensor& q, const torch::Tensor& k,
 }  // namespace
 
 TEST(Attention, GroupedMatchesNaiveReference) {
-  struct Case { int64_t B, H, KV, T, past, window, chunk; };
+  struct Case {
+    int64_t B, H, KV, T, past, window, chunk;
+  };
   const Case cases[] = {
-      {2, 4, 2, 7, 0, 0, 3},   // GQA, causal, chunks of 3 (7 = 3 + 3 + 1)
-      {1, 4, 2, 4, 5, 3, 2},   // continuing after 5 cached tokens, window 3
-      {1, 6, 3, 1, 9, 4, 256}, // single-token decode with window
-      {2, 3, 3, 9, 0, 4, 4},   // MHA, window smaller than the sequence
+      {2, 4, 2, 7, 0, 0, 3},    // GQA, causal, chunks of 3 (7 = 3 + 3 + 1)
+      {1, 4, 2, 4, 5, 3, 2},    // continuing after 5 cached tokens, window 3
+      {1, 6, 3, 1, 9, 4, 256},  // single-token decode with window
+      {2, 3, 3, 9, 0, 4, 4},    // MHA, window smaller than the sequence
   };
   torch::manual_seed(7);
   for (const auto& c : cases) {
@@ -145,5 +176,42 @@ TEST(Attention, GroupedMatchesNaiveReference) {
     EXPECT_LT((got - want).abs().max().item<double>(), 1e-12)
         << "B" << c.B << " H" << c.H << " KV" << c.KV << " T" << c.T << " past" << c.past
         << " window" << c.window;
+  }
+}
+
+// Decoding's single query on the CPU (f32, bf16) reads the KV cache in place: k and v here
+// are narrowed views of a longer cache, as KVSlot hands them over. f32 differs from the
+// float64 reference by summation order only (1e-5); bf16 rounds scores and probabilities to
+// 8 bits as the matmul path does, so both stay within 2 % of the reference's scale, and the
+// fast path stays within bf16 rounding of the LibTorch path (taken when a gradient is wanted).
+TEST(Attention, SingleQueryReadsTheCacheInPlace) {
+  struct Case {
+    int64_t B, H, KV, past, window;
+  };
+  const Case cases[] = {{1, 8, 2, 11, 0}, {2, 4, 4, 6, 3}, {1, 6, 3, 0, 0}};
+  torch::manual_seed(9);
+  for (const auto& c : cases) {
+    const int64_t S = c.past + 1, hd = 16;
+    auto q64 = torch::randn({c.B, c.H, 1, hd}, torch::kFloat64);
+    auto cache_k = torch::randn({c.B, c.KV, S + 5, hd}, torch::kFloat64);
+    auto cache_v = torch::randn({c.B, c.KV, S + 5, hd}, torch::kFloat64);
+    for (auto dt : {torch::kFloat32, torch::kBFloat16}) {
+      auto q = q64.to(dt), ck = cache_k.to(dt), cv = cache_v.to(dt);
+      auto k = ck.narrow(2, 0, S), v = cv.narrow(2, 0, S);
+      ASSERT_FALSE(k.is_contiguous());
+      torch::Tensor got;
+      {
+        torch::InferenceMode guard;
+        got = grouped_attention(q, k, v, c.past, c.window);
+      }
+      auto want = naive_attention(q.to(torch::kFloat64), k.to(torch::kFloat64),
+                                  v.to(torch::kFloat64), c.past, c.window);
+      const double err = (got.to(torch::kFloat64) - want).abs().max().item<double>();
+      EXPECT_LT(err, dt == torch::kFloat32 ? 1e-5 : 0.02) << "H" << c.H << " past" << c.past;
+      auto qg = q.detach().clone().requires_grad_(true);
+      auto slow = grouped_attention(qg, k, v, c.past, c.window).detach();
+      EXPECT_LT((got - slow).to(torch::kFloat64).abs().max().item<double>(),
+                dt == torch::kFloat32 ? 1e-5 : 0.02);
+    }
   }
 }
