@@ -30,8 +30,7 @@ void run_bench_decode(BenchDecodeCli o) {
               r.read_gbps, (long long)o.bench.bandwidth_mib);
   std::printf("medians over the rounds; 'of bw' against each round's own probe\n");
   std::printf("%-8s %-12s %7s %12s %11s %9s %7s %7s %12s  %s\n", "weights", "kernel", "load s",
-              "prefill t/s", "decode t/s", "MB/token", "GB/s", "of bw", "min-max",
-              "speed-up");
+              "prefill t/s", "decode t/s", "MB/token", "GB/s", "of bw", "min-max", "speed-up");
   for (const auto& row : r.rows) {
     std::string speedup;
     if (row.speedup_median > 0) {
@@ -71,16 +70,16 @@ LLMPRUNE_COMMAND("bench", 20) {
       "decode", "token-by-token decoding speed of a checkpoint vs the memory read bandwidth");
   cmd->footer(
       "Loads one model per row (each --weights form, plus the LibTorch row with --libtorch)\n"
-      "and holds them ALL in memory at once (bf16 weights mapped in place share the page\n"
-      "cache; converted or Q8_0 weights are copies), warms each up once, then runs --rounds\n"
-      "rounds: each measures the read bandwidth (a multi-threaded sum over --bandwidth-mib\n"
-      "MiB), then times every row once, in the same order, generating --tokens tokens\n"
-      "greedily after a random --prompt-tokens prompt. Per row and round: tokens/s and the\n"
-      "effective bandwidth, bytes read per token (every weight decoding multiplies by, as\n"
-      "stored for decoding, plus the mean KV cache) x tokens/s, as a fraction of THAT\n"
-      "round's probe ('of bw'; decoding cannot beat the read bandwidth, so it says how close\n"
-      "to the machine's limit it runs). Speed-ups over the first native/bf16 GEMV row are\n"
-      "taken within each round.\n\n"
+      "and holds them ALL in memory at once: bf16 weights mapped in place share the page\n"
+      "cache (RSS still counts them once per row), converted or Q8_0 weights are copies.\n"
+      "Warms each up once, then runs --rounds rounds: each measures the read bandwidth (a\n"
+      "multi-threaded sum over --bandwidth-mib MiB), then times every row once, in the same\n"
+      "order, generating --tokens tokens greedily after a random --prompt-tokens prompt.\n"
+      "Per row and round: tokens/s and the effective bandwidth, bytes read per token (every\n"
+      "weight decoding multiplies by, as stored for decoding, plus the mean KV cache) x\n"
+      "tokens/s, as a fraction of THAT round's probe ('of bw'; decoding cannot beat the read\n"
+      "bandwidth, so it says how close to the machine's limit it runs). Speed-ups over the\n"
+      "first native/bf16 GEMV row are taken within each round.\n\n"
       "The table shows medians over the rounds (and the range of 'of bw'); one line per\n"
       "round follows, and the --report JSON keeps every round. Why rounds: on a shared host\n"
       "the memory bandwidth drifts (here 30-49 GB/s within minutes), so one probe at the\n"
