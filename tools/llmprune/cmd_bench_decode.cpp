@@ -1,5 +1,7 @@
-// `llmprune bench decode`: token-by-token decoding speed vs the memory read bandwidth.
+// `llmprune bench decode`: token-by-token decoding speed vs the memory read bandwidth,
+// in interleaved rounds (medians printed, every round in the report).
 #include <cstdio>
+#include <string>
 
 #include "command.h"
 #include "eval/bench_decode.h"
@@ -20,18 +22,39 @@ void run_bench_decode(BenchDecodeCli o) {
   o.bench.dtype = o.runtime.dtype;
   o.bench.seed = o.runtime.seed;
   DecodeBenchResult r = bench_decode(o.bench);
-  std::printf("decode  %s  dtype %s  threads %d  prompt %lld  tokens %lld\n", o.bench.model.c_str(),
-              o.bench.dtype.c_str(), r.threads, (long long)o.bench.prompt_tokens,
-              (long long)o.bench.tokens);
-  std::printf("cpu: %s; read bandwidth %.1f GB/s (%lld MiB buffer)\n", r.cpu.c_str(), r.read_gbps,
-              (long long)o.bench.bandwidth_mib);
-  std::printf("%-8s %-12s %8s %12s %12s %10s %9s %8s\n", "weights", "kernel", "load s",
-              "prefill t/s", "decode t/s", "MB/token", "GB/s", "of bw");
-  for (const auto& row : r.rows)
-    std::printf("%-8s %-12s %8.2f %12.1f %12.2f %10.1f %9.1f %7.1f%%\n", row.weights.c_str(),
-                row.kernel.c_str(), row.load_seconds, row.prefill_tokens_per_second,
-                row.decode_tokens_per_second, row.bytes_per_token / 1e6, row.effective_gbps,
-                100 * row.fraction_of_bandwidth);
+  std::printf("decode  %s  dtype %s  threads %d  prompt %lld  tokens %lld  rounds %lld\n",
+              o.bench.model.c_str(), o.bench.dtype.c_str(), r.threads,
+              (long long)o.bench.prompt_tokens, (long long)o.bench.tokens,
+              (long long)o.bench.rounds);
+  std::printf("cpu: %s; read bandwidth %.1f GB/s median (%lld MiB buffer)\n", r.cpu.c_str(),
+              r.read_gbps, (long long)o.bench.bandwidth_mib);
+  std::printf("medians over the rounds; 'of bw' against each round's own probe\n");
+  std::printf("%-8s %-12s %7s %12s %11s %9s %7s %7s %12s  %s\n", "weights", "kernel", "load s",
+              "prefill t/s", "decode t/s", "MB/token", "GB/s", "of bw", "min-max", "speed-up");
+  for (const auto& row : r.rows) {
+    std::string speedup;
+    if (row.speedup_median > 0) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.2fx %s", row.speedup_median, row.speedup_vs.c_str());
+      speedup = buf;
+    }
+    std::printf("%-8s %-12s %7.2f %12.1f %11.2f %9.1f %7.1f %6.1f%% %5.1f-%5.1f%%  %s\n",
+                row.weights.c_str(), row.kernel.c_str(), row.load_seconds,
+                row.prefill_tokens_per_second, row.decode_tokens_per_second,
+                row.bytes_per_token / 1e6, row.effective_gbps, 100 * row.fraction_of_bandwidth,
+                100 * row.fraction_min, 100 * row.fraction_max, speedup.c_str());
+  }
+  for (size_t k = 0; k < r.rounds.size(); ++k) {
+    std::printf("round %zu: read %.1f GB/s", k + 1, r.rounds[k].read_gbps);
+    for (size_t i = 0; i < r.rows.size(); ++i) {
+      const DecodeBenchSample& s = r.rounds[k].rows[i];
+      std::printf(" | %s%s %.2f t/s %.1f%%", r.rows[i].weights.c_str(),
+                  r.rows[i].kernel == "libtorch" ? " libtorch" : "", s.decode_tokens_per_second,
+                  100 * s.fraction_of_bandwidth);
+      if (s.speedup > 0) std::printf(" %.2fx", s.speedup);
+    }
+    std::printf("\n");
+  }
   json report = r.to_json();
   report["command"] = "bench decode";
   report["dtype_reason"] = o.runtime.dtype_reason;
@@ -46,12 +69,22 @@ LLMPRUNE_COMMAND("bench", 20) {
   CLI::App* cmd = app.add_subcommand(
       "decode", "token-by-token decoding speed of a checkpoint vs the memory read bandwidth");
   cmd->footer(
-      "Measures the read bandwidth first (a multi-threaded sum over --bandwidth-mib MiB), then\n"
-      "for each --weights form loads the model, generates --tokens tokens greedily after a\n"
-      "random --prompt-tokens prompt (one warm-up run first) and reports tokens/s and the\n"
-      "effective bandwidth: bytes read per token (every weight decoding multiplies by, as\n"
-      "stored for decoding, plus the mean KV cache) x tokens/s. Decoding cannot beat the read\n"
-      "bandwidth, so 'of bw' is how close to the machine's limit it runs.\n\n"
+      "Loads one model per row (each --weights form, plus the LibTorch row with --libtorch)\n"
+      "and holds them ALL in memory at once: bf16 weights mapped in place share the page\n"
+      "cache (RSS still counts them once per row), converted or Q8_0 weights are copies.\n"
+      "Warms each up once, then runs --rounds rounds: each measures the read bandwidth (a\n"
+      "multi-threaded sum over --bandwidth-mib MiB), then times every row once, in the same\n"
+      "order, generating --tokens tokens greedily after a random --prompt-tokens prompt.\n"
+      "Per row and round: tokens/s and the effective bandwidth, bytes read per token (every\n"
+      "weight decoding multiplies by, as stored for decoding, plus the mean KV cache) x\n"
+      "tokens/s, as a fraction of THAT round's probe ('of bw'; decoding cannot beat the read\n"
+      "bandwidth, so it says how close to the machine's limit it runs). Speed-ups over the\n"
+      "first native/bf16 GEMV row are taken within each round.\n\n"
+      "The table shows medians over the rounds (and the range of 'of bw'); one line per\n"
+      "round follows, and the --report JSON keeps every round. Why rounds: on a shared host\n"
+      "the memory bandwidth drifts (here 30-49 GB/s within minutes), so one probe at the\n"
+      "start compared with runs made minutes later, or two weight forms timed at different\n"
+      "moments, mix two states of the machine.\n\n"
       "Example (TinyLlama-1.1B shape, random bf16 weights):\n"
       "  llmprune make-test-model -o tl --layers 22 --hidden 2048 --heads 32 --kv-heads 4 \\\n"
       "      --intermediate 5632 --vocab 32000 --dtype bf16\n"
@@ -70,6 +103,9 @@ LLMPRUNE_COMMAND("bench", 20) {
   cmd->add_option("--prompt-tokens", o->bench.prompt_tokens, "random prompt length")
       ->capture_default_str();
   cmd->add_option("--tokens", o->bench.tokens, "tokens generated per timed run")
+      ->capture_default_str();
+  cmd->add_option("--rounds", o->bench.rounds,
+                  "rounds of (bandwidth probe, every row once); medians are reported (>= 1)")
       ->capture_default_str();
   cmd->add_option("--bandwidth-mib", o->bench.bandwidth_mib,
                   "buffer of the read-bandwidth probe (much larger than the caches)")
