@@ -1,6 +1,8 @@
 // DecoderLM forward pass and construction (see decoder_lm.h).
 #include "model/decoder_lm.h"
 
+#include <algorithm>
+
 #include "model/kv_cache.h"
 #include "model/linear.h"
 #include "util/error.h"
@@ -53,8 +55,8 @@ LmRootImpl::LmRootImpl(const ModelSpec& spec, const TensorNaming& n,
   torch::nn::Module* parent = this;
   std::string path = n.model;
   for (size_t dot; (dot = path.find('.')) != std::string::npos; path = path.substr(dot + 1))
-    parent = parent->register_module(path.substr(0, dot), std::make_shared<torch::nn::Module>())
-                 .get();
+    parent =
+        parent->register_module(path.substr(0, dot), std::make_shared<torch::nn::Module>()).get();
   model = parent->register_module(path, DecoderModel(spec, n, opts));
   if (!spec.tie_word_embeddings)
     lm_head = register_module(n.lm_head, Linear(spec.token_dim(), spec.vocab_size, false, opts));
@@ -69,15 +71,31 @@ DecoderLM::DecoderLM(const ModelSpec& spec, const Family& family, torch::Device 
     const auto& L = spec.layers[static_cast<size_t>(i)];
     if (!L.attn) continue;
     const auto& a = *L.attn;
-    LLMPRUNE_CHECK(a.n_heads > 0 && a.n_kv_heads > 0 && a.head_dim > 0 &&
-                       a.n_heads % a.n_kv_heads == 0,
-                   "[model] layer ", i, ": invalid attention shape n_heads ", a.n_heads,
-                   ", n_kv_heads ", a.n_kv_heads, ", head_dim ", a.head_dim);
+    LLMPRUNE_CHECK(
+        a.n_heads > 0 && a.n_kv_heads > 0 && a.head_dim > 0 && a.n_heads % a.n_kv_heads == 0,
+        "[model] layer ", i, ": invalid attention shape n_heads ", a.n_heads, ", n_kv_heads ",
+        a.n_kv_heads, ", head_dim ", a.head_dim);
     if (spec.positions == PositionKind::kRope && !rope_.count(a.head_dim))
       rope_[a.head_dim] = rope_frequencies(spec.rope, a.head_dim);
   }
   auto opts = torch::TensorOptions().dtype(dtype).device(device);
   root_ = LmRoot(spec, family.naming(), opts);
+}
+
+RopeTable DecoderLM::rope_rows(int64_t head_dim, int64_t past, int64_t T) {
+  std::lock_guard<std::mutex> lock(rope_mu_);
+  RopeTable& all = rope_tables_[head_dim];
+  if (!all.cos.defined() || all.cos.size(0) < past + T || all.cos.scalar_type() != dtype_ ||
+      all.cos.device() != device_) {
+    const int64_t have = all.cos.defined() ? all.cos.size(0) : 0;
+    all = rope_table(rope_.at(head_dim), 0, std::max<int64_t>({past + T, 2 * have, 256}), dtype_,
+                     device_);
+  }
+  RopeTable t;
+  t.rot_dim = all.rot_dim;
+  t.cos = all.cos.narrow(0, past, T);
+  t.sin = all.sin.narrow(0, past, T);
+  return t;
 }
 
 torch::Tensor DecoderLM::forward_hidden(const torch::Tensor& ids, KVCache* cache,
@@ -103,7 +121,7 @@ torch::Tensor DecoderLM::forward_hidden_schedule(const torch::Tensor& ids_in,
                    " tokens exceed its capacity of ", cache->capacity());
   }
   std::map<int64_t, RopeTable> tables;
-  for (const auto& [hd, f] : rope_) tables[hd] = rope_table(f, past, T, dtype_, device_);
+  for (const auto& [hd, f] : rope_) tables[hd] = rope_rows(hd, past, T);
   torch::Tensor x = root_->model->embed_forward(ids, past);
   if (hook && *hook) (*hook)(HookPoint::kEmbedding, -1, x);
   for (size_t j = 0; j < schedule.size(); ++j) {
@@ -135,7 +153,8 @@ int64_t DecoderLM::decode_weight_bytes() const {
   for (const auto& m : root_->modules(/*include_self=*/false))
     if (auto* lin = dynamic_cast<LinearImpl*>(m.get())) {
       total += bytes(lin->weight, lin->q8.get());
-      if (lin->bias.defined()) total += lin->bias.numel() * static_cast<int64_t>(lin->bias.element_size());
+      if (lin->bias.defined())
+        total += lin->bias.numel() * static_cast<int64_t>(lin->bias.element_size());
     }
   if (!root_->lm_head) total += bytes(root_->model->embed->weight, tied_head_q8_.get());
   return total;

@@ -8,6 +8,7 @@
 #include "model/causal_lm.h"
 #include "model/kv_cache.h"
 #include "model/linear.h"
+#include "model/rope.h"
 #include "io/safetensors.h"
 #include "model/synthetic.h"
 #include "serve/generate.h"
@@ -76,6 +77,36 @@ TEST(Decode, CachedGreedyEqualsFullForwardGreedy) {
     // O(1), so paths may tie within a few hundredths.
     expect_cached_greedy_equals_full(*load(dir, "bf16"), prompt, 12, 0.05);
   }
+}
+
+// The RoPE table is made once and narrowed per step, growing when a sequence outgrows it
+// (first 256 positions, then doubling). A cached forward crossing position 256 must give the
+// full forward's logits (f32: summation order only), and a narrowed table must equal a table
+// made for those positions alone, element for element.
+TEST(Decode, RopeTableGrowsAcrossSteps) {
+  RopeSpec r;
+  r.theta = 10000.0;
+  const auto f = rope_frequencies(r, 16);
+  const auto whole = rope_table(f, 0, 300, torch::kFloat32, torch::kCPU);
+  const auto part = rope_table(f, 250, 30, torch::kFloat32, torch::kCPU);
+  EXPECT_TRUE(torch::equal(whole.cos.narrow(0, 250, 30), part.cos));
+  EXPECT_TRUE(torch::equal(whole.sin.narrow(0, 250, 30), part.sin));
+
+  const std::string dir = test::temp_dir("dec-rope") + "/m";
+  SyntheticOptions o = small(5);
+  o.max_position_embeddings = 512;
+  make_test_model("llama", dir, o);
+  auto m = load(dir, "f32");
+  torch::manual_seed(1);
+  const auto ids = torch::randint(o.vocab, {1, 300}, torch::kLong);
+  torch::InferenceMode guard;
+  const auto full = m->forward(ids);
+  KVCache cache(*m, 1, 300);
+  m->forward(ids.narrow(1, 0, 250), &cache);
+  torch::Tensor last;
+  for (int64_t t = 250; t < 300; ++t) last = m->forward(ids.narrow(1, t, 1), &cache);
+  const double scale = full.abs().max().item<double>();
+  EXPECT_LT((last[0][0] - full[0][299]).abs().max().item<double>(), 1e-5 * scale);
 }
 
 TEST(Decode, KernelsMatchTheMatmulPath) {
