@@ -9,6 +9,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/row_ops.h"
 #include "util/error.h"
 
 namespace llmprune {
@@ -38,20 +39,30 @@ bool try_sdpa(const torch::Tensor& q, const torch::Tensor& k, const torch::Tenso
 // are read in place (a matmul would copy them per token). Rounds as the chunked path does:
 // q x scale and each score rounded to the compute dtype (what the matmul returns), softmax
 // in f32, probabilities rounded, then their product with v accumulated in f32 and rounded;
-// only the order of the f32 sums differs. Dot products run in 16 independent lanes (the
-// compiler vectorizes them without reordering any sum).
-constexpr int64_t kLanes = 16;
+// only the order of the f32 sums differs. The dot products and scaled sums over cache rows
+// are kernels::dot / axpy (vectorized, runtime dispatch).
+inline const float* raw(const float* p) { return p; }
+inline const uint16_t* raw(const at::BFloat16* p) { return reinterpret_cast<const uint16_t*>(p); }
 
+// One head: q [hd] (compute dtype), `keys` cache rows of k and v (row strides ks, vs) -> o.
 template <typename T>
-inline float lane_dot(const float* q, const T* k, int64_t hd) {
-  float lane[kLanes] = {};
-  int64_t d = 0;
-  for (; d + kLanes <= hd; d += kLanes)
-    for (int64_t l = 0; l < kLanes; ++l) lane[l] += q[d + l] * static_cast<float>(k[d + l]);
-  float dot = 0;
-  for (; d < hd; ++d) dot += q[d] * static_cast<float>(k[d]);
-  for (int64_t l = 0; l < kLanes; ++l) dot += lane[l];
-  return dot;
+void attend_one(const T* q, const T* K, int64_t ks, const T* V, int64_t vs, int64_t keys,
+                int64_t hd, float scale, std::vector<float>& qs, std::vector<float>& p,
+                std::vector<float>& acc, T* o) {
+  for (int64_t d = 0; d < hd; ++d)
+    qs[static_cast<size_t>(d)] = static_cast<T>(static_cast<float>(q[d]) * scale);
+  float mx = -INFINITY;
+  for (int64_t j = 0; j < keys; ++j) {
+    const float sj = static_cast<T>(kernels::dot(qs.data(), raw(K + j * ks), hd));
+    p[static_cast<size_t>(j)] = sj;
+    mx = std::max(mx, sj);
+  }
+  float z = 0;
+  for (auto& e : p) z += (e = std::exp(e - mx));
+  std::fill(acc.begin(), acc.end(), 0.0f);
+  for (int64_t j = 0; j < keys; ++j)
+    kernels::axpy(static_cast<T>(p[static_cast<size_t>(j)] / z), raw(V + j * vs), acc.data(), hd);
+  for (int64_t d = 0; d < hd; ++d) o[d] = static_cast<T>(acc[static_cast<size_t>(d)]);
 }
 
 template <typename T>
@@ -61,44 +72,24 @@ torch::Tensor single_query_attention(const torch::Tensor& q, const torch::Tensor
   const int64_t g = H / kvh, first = window > 0 ? std::max<int64_t>(0, S - window) : 0;
   const int64_t keys = S - first;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  LLMPRUNE_ASSERT(k.stride(3) == 1 && v.stride(3) == 1, "single-query attention: k/v rows");
   const torch::Tensor qc = q.contiguous();
   torch::Tensor out = torch::empty({B, 1, H * hd}, q.options());
   const T* Q = qc.data_ptr<T>();
   const T* K = k.data_ptr<T>();
   const T* V = v.data_ptr<T>();
   T* O = out.data_ptr<T>();
-  const int64_t kb = k.stride(0), kh = k.stride(1), ks = k.stride(2);
-  const int64_t vb = v.stride(0), vh = v.stride(1), vs = v.stride(2);
-  LLMPRUNE_ASSERT(k.stride(3) == 1 && v.stride(3) == 1, "single-query attention: k/v rows");
-  at::parallel_for(0, B * H, std::max<int64_t>(1, (int64_t{1} << 15) / (keys * hd)),
-                   [&](int64_t i0, int64_t i1) {
-                     std::vector<float> qs(static_cast<size_t>(hd)), p(static_cast<size_t>(keys)),
-                         acc(static_cast<size_t>(hd));
-                     for (int64_t i = i0; i < i1; ++i) {
-                       const int64_t b = i / H, h = i % H;
-                       for (int64_t d = 0; d < hd; ++d)
-                         qs[static_cast<size_t>(d)] =
-                             static_cast<T>(static_cast<float>(Q[i * hd + d]) * scale);
-                       const T* Kh = K + b * kb + (h / g) * kh + first * ks;
-                       const T* Vh = V + b * vb + (h / g) * vh + first * vs;
-                       float mx = -INFINITY;
-                       for (int64_t j = 0; j < keys; ++j) {
-                         const float sj = static_cast<T>(lane_dot(qs.data(), Kh + j * ks, hd));
-                         p[static_cast<size_t>(j)] = sj;
-                         mx = std::max(mx, sj);
-                       }
-                       float z = 0;
-                       for (auto& e : p) z += (e = std::exp(e - mx));
-                       float* a = acc.data();
-                       std::fill(acc.begin(), acc.end(), 0.0f);
-                       for (int64_t j = 0; j < keys; ++j) {
-                         const float pj = static_cast<T>(p[static_cast<size_t>(j)] / z);
-                         const T* vr = Vh + j * vs;
-                         for (int64_t d = 0; d < hd; ++d) a[d] += pj * static_cast<float>(vr[d]);
-                       }
-                       for (int64_t d = 0; d < hd; ++d) O[i * hd + d] = static_cast<T>(a[d]);
-                     }
-                   });
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / (keys * hd));
+  at::parallel_for(0, B * H, grain, [&](int64_t i0, int64_t i1) {
+    std::vector<float> qs(static_cast<size_t>(hd)), p(static_cast<size_t>(keys)),
+        acc(static_cast<size_t>(hd));
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t b = i / H, kv = i % H / g;
+      attend_one(Q + i * hd, K + b * k.stride(0) + kv * k.stride(1) + first * k.stride(2),
+                 k.stride(2), V + b * v.stride(0) + kv * v.stride(1) + first * v.stride(2),
+                 v.stride(2), keys, hd, scale, qs, p, acc, O + i * hd);
+    }
+  });
   return out;
 }
 

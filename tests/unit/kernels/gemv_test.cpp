@@ -2,6 +2,8 @@
 // (bf16 weights are exact in f32, so the only differences are f32 summation order), the
 // Q8_0 packing against util/q8_0 (llama.cpp's reference quantizer), and linear_forward
 // against LibTorch's matmul.
+#include "kernels/gemv.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -9,8 +11,8 @@
 #include <vector>
 
 #include "kernels/cpu_features.h"
-#include "kernels/gemv.h"
 #include "kernels/q8_weight.h"
+#include "kernels/row_ops.h"
 #include "model/linear.h"
 #include "util/q8_0.h"
 
@@ -43,13 +45,14 @@ torch::Tensor reference(const torch::Tensor& w, const torch::Tensor& x) {
 struct Shape {
   int64_t rows, cols, n;
 };
-const std::vector<Shape> kShapes{{1, 8, 1}, {37, 40, 1}, {5, 100, 3}, {64, 512, 2},
-                                 {19, 2048 + 48, 1}, {33, 1000, 8}};
+const std::vector<Shape> kShapes{{1, 8, 1},    {37, 40, 1},        {5, 100, 3},
+                                 {64, 512, 2}, {19, 2048 + 48, 1}, {33, 1000, 8}};
 
 // |error| bound for a length-K f32 dot product: K * eps * sum|w x| (a loose, standard bound).
 double dot_bound(const torch::Tensor& w, const torch::Tensor& x) {
-  const double abs_sum =
-      torch::matmul(x.abs().to(torch::kFloat64), w.abs().to(torch::kFloat64).t()).max().item<double>();
+  const double abs_sum = torch::matmul(x.abs().to(torch::kFloat64), w.abs().to(torch::kFloat64).t())
+                             .max()
+                             .item<double>();
   return static_cast<double>(w.size(1)) * 6e-8 * abs_sum + 1e-30;
 }
 
@@ -148,6 +151,41 @@ TEST(Gemv, Q8KernelsAgreeAndStayNearTheExactProduct) {
   }
 }
 
+// The attention row operations at every level: dot(a, b) and y + alpha x against float64
+// computed here from the same f32 / bf16 values (bf16 widens exactly), lengths around the
+// vector widths (tails); bound n x 2^-24 x sum |terms| as for the GEMV kernels.
+TEST(Gemv, RowOpsMatchDoubleReference) {
+  for (const int64_t n : {1, 7, 16, 23, 64, 80, 131}) {
+    torch::manual_seed(n);
+    auto a = torch::randn({n}), b = torch::randn({n}), y0 = torch::randn({n});
+    auto b16 = b.to(torch::kBFloat16);
+    const auto* b16p = reinterpret_cast<const uint16_t*>(b16.data_ptr<at::BFloat16>());
+    const double alpha = 0.37;
+    for (KernelLevel level : levels()) {
+      LevelGuard g(level);
+      for (const bool bf16 : {false, true}) {
+        auto bb = (bf16 ? b16.to(torch::kFloat64) : b.to(torch::kFloat64));
+        const double want = (a.to(torch::kFloat64) * bb).sum().item<double>();
+        const double bound = n * 6e-8 * (a.to(torch::kFloat64) * bb).abs().sum().item<double>();
+        const float got = bf16 ? dot(a.data_ptr<float>(), b16p, n)
+                               : dot(a.data_ptr<float>(), b.data_ptr<float>(), n);
+        EXPECT_NEAR(got, want, bound + 1e-30) << "n " << n << " bf16 " << bf16;
+        auto y = y0.clone();
+        if (bf16)
+          axpy(static_cast<float>(alpha), b16p, y.data_ptr<float>(), n);
+        else
+          axpy(static_cast<float>(alpha), b.data_ptr<float>(), y.data_ptr<float>(), n);
+        auto ywant = y0.to(torch::kFloat64) + static_cast<double>(static_cast<float>(alpha)) * bb;
+        // One multiply-add per element: within one f32 rounding of each term's size.
+        const double ybound =
+            1.2e-7 * (y0.abs().max().item<double>() + bb.abs().max().item<double>());
+        EXPECT_LT((y.to(torch::kFloat64) - ywant).abs().max().item<double>(), ybound)
+            << "n " << n << " bf16 " << bf16;
+      }
+    }
+  }
+}
+
 TEST(Gemv, GradientsTakeTheMatmulPath) {
   torch::manual_seed(5);
   auto w = torch::randn({6, 32}, torch::requires_grad());
@@ -162,10 +200,14 @@ TEST(Gemv, GradientsTakeTheMatmulPath) {
 TEST(Gemv, KernelNamesFollowTheCpu) {
   const CpuFeatures& f = cpu_features();
   const std::string bf16 = gemv_kernel_name(WeightKind::kBF16, true);
-  if (f.avx512() && f.avx512bf16) EXPECT_EQ(bf16, "avx512_bf16");
-  else if (f.avx512()) EXPECT_EQ(bf16, "avx512");
-  else if (f.avx2_fma()) EXPECT_EQ(bf16, "avx2");
-  else EXPECT_EQ(bf16, "scalar");
+  if (f.avx512() && f.avx512bf16)
+    EXPECT_EQ(bf16, "avx512_bf16");
+  else if (f.avx512())
+    EXPECT_EQ(bf16, "avx512");
+  else if (f.avx2_fma())
+    EXPECT_EQ(bf16, "avx2");
+  else
+    EXPECT_EQ(bf16, "scalar");
   LevelGuard g(KernelLevel::kScalar);
   EXPECT_EQ(gemv_kernel_name(WeightKind::kQ8_0, false), "scalar");
   if (f.avx2_fma()) {
