@@ -20,13 +20,6 @@ namespace llmprune::kernels {
 namespace detail {
 namespace {
 
-inline float bf16_to_f32(uint16_t h) {
-  const uint32_t bits = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
 void scalar_f32(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, float* y) {
   const float* W = static_cast<const float*>(w.data);
   for (int64_t r = r0; r < r1; ++r)

@@ -4,10 +4,19 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/gemv.h"
 
 namespace llmprune::kernels::detail {
+
+// A bf16 bit pattern widened to f32 (exact).
+inline float bf16_to_f32(uint16_t h) {
+  const uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
 
 struct Prepared {
   int64_t n = 0, cols = 0;

@@ -1,10 +1,9 @@
 // Row operations for single-query attention (see row_ops.h).
 #include "kernels/row_ops.h"
 
-#include <cstring>
-
 #include "kernels/cpu_features.h"
 #include "kernels/gemv.h"
+#include "kernels/gemv_internal.h"
 
 #if defined(__x86_64__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -16,12 +15,7 @@ namespace llmprune::kernels {
 
 namespace {
 
-inline float widen(uint16_t h) {
-  const uint32_t bits = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
+inline float widen(uint16_t h) { return detail::bf16_to_f32(h); }
 inline float widen(float f) { return f; }
 
 template <typename T>
