@@ -88,7 +88,7 @@ namespace {
 // rounded to T as LibTorch's elementwise ops on T tensors round each result (bf16: computed
 // in f32, rounded to nearest even), so the result equals the op-by-op version bit for bit.
 template <typename T>
-void rope_rows(const torch::Tensor& x, const RopeTable& t, torch::Tensor& out) {
+void rotate_rows(const torch::Tensor& x, const RopeTable& t, torch::Tensor& out) {
   const int64_t B = x.size(0), H = x.size(1), L = x.size(2), hd = x.size(3);
   const int64_t half = t.rot_dim / 2;
   const T* cs = t.cos.data_ptr<T>();
@@ -128,9 +128,9 @@ torch::Tensor apply_rope(const torch::Tensor& x, const RopeTable& t) {
   if (fused) {
     torch::Tensor out = torch::empty(x.sizes(), x.options());
     if (dt == torch::kFloat32)
-      rope_rows<float>(x, t, out);
+      rotate_rows<float>(x, t, out);
     else
-      rope_rows<at::BFloat16>(x, t, out);
+      rotate_rows<at::BFloat16>(x, t, out);
     return out;
   }
   // x * cos + rotate_half(x) * sin, with rotate_half(x) = [-x2, x1] on the rotated part.
