@@ -1,9 +1,10 @@
 // x86 GEMV row kernels (see gemv_internal.h): AVX-512 (F/BW/VL, with BF16 dot products and
 // VNNI where present) and AVX2+FMA. Compiled with per-function target attributes and chosen
-// at run time, so the binary still runs on CPUs without them. Each kernel walks R = 4 weight
-// rows at once (4 independent memory streams sharing each activation load), then the rest
-// one by one.
+// at run time, so the binary still runs on CPUs without them. For one activation row (decoding)
+// each kernel walks one weight row at a time with four accumulators along it; for several
+// rows, four weight rows at a time sharing the activation loads.
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/gemv_internal.h"
 #include "kernels/q8_weight.h"
@@ -22,98 +23,112 @@ namespace {
 
 // ---- AVX-512 ----------------------------------------------------------------------------
 
+// A kernel computes R weight rows against one activation row, each row with A = 4 / R
+// independent accumulators along it, so that 4 chains of adds are in flight either way.
+// Decoding (one activation row) walks one row at a time (R = 1): one memory stream, front to
+// back. Walking four rows side by side (four streams a page apart) read the weights at half
+// the speed on a Zen 5 host (30 against 60 GB/s, 2 threads, 2026-12-02). With several
+// activation rows, R = 4 shares each activation load between four weight rows.
+
 __attribute__((target(LLMPRUNE_AVX512))) inline __m512 widen_bf16(__m256i h) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
+__attribute__((target(LLMPRUNE_AVX512))) inline __m512 load_w(const float* p, __mmask16 m) {
+  return _mm512_maskz_loadu_ps(m, p);
+}
+__attribute__((target(LLMPRUNE_AVX512))) inline __m512 load_w(const uint16_t* p, __mmask16 m) {
+  return widen_bf16(_mm256_maskz_loadu_epi16(m, p));
+}
 
-template <int R>
-__attribute__((target(LLMPRUNE_AVX512))) void f32_rows_512(const float* const* w, const float* x,
+// f32 activations against f32 or bf16 (widened exactly) weights, 16 lanes per step.
+template <int R, typename T>
+__attribute__((target(LLMPRUNE_AVX512))) void fma_rows_512(const T* const* w, const float* x,
                                                            int64_t K, float* out) {
-  __m512 acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  constexpr int A = 4 / R;
+  const __mmask16 all = 0xFFFF;
+  __m512 acc[R][A];
+  for (auto& row : acc)
+    for (auto& a : row) a = _mm512_setzero_ps();
   int64_t k = 0;
-  for (; k + 16 <= K; k += 16) {
-    const __m512 xv = _mm512_loadu_ps(x + k);
-    for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(w[r] + k), xv, acc[r]);
+  for (; k + 16 * A <= K; k += 16 * A)
+    for (int j = 0; j < A; ++j) {
+      const __m512 xv = _mm512_loadu_ps(x + k + 16 * j);
+      for (int r = 0; r < R; ++r)
+        acc[r][j] = _mm512_fmadd_ps(load_w(w[r] + k + 16 * j, all), xv, acc[r][j]);
+    }
+  for (; k < K; k += 16) {
+    const __mmask16 m = K - k >= 16 ? all : static_cast<__mmask16>((1u << (K - k)) - 1);
+    const __m512 xv = _mm512_maskz_loadu_ps(m, x + k);
+    for (int r = 0; r < R; ++r) acc[r][0] = _mm512_fmadd_ps(load_w(w[r] + k, m), xv, acc[r][0]);
   }
-  if (k < K) {
-    const __mmask16 mask = static_cast<__mmask16>((1u << (K - k)) - 1);
-    const __m512 xv = _mm512_maskz_loadu_ps(mask, x + k);
-    for (int r = 0; r < R; ++r)
-      acc[r] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, w[r] + k), xv, acc[r]);
+  for (int r = 0; r < R; ++r) {
+    for (int j = 1; j < A; ++j) acc[r][0] = _mm512_add_ps(acc[r][0], acc[r][j]);
+    out[r] = _mm512_reduce_add_ps(acc[r][0]);
   }
-  for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
-template <int R>
-__attribute__((target(LLMPRUNE_AVX512))) void bf16_rows_512(const uint16_t* const* w,
-                                                            const float* x, int64_t K, float* out) {
-  __m512 acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-  int64_t k = 0;
-  for (; k + 16 <= K; k += 16) {
-    const __m512 xv = _mm512_loadu_ps(x + k);
-    for (int r = 0; r < R; ++r)
-      acc[r] = _mm512_fmadd_ps(
-          widen_bf16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r] + k))), xv, acc[r]);
-  }
-  if (k < K) {
-    const __mmask16 mask = static_cast<__mmask16>((1u << (K - k)) - 1);
-    const __m512 xv = _mm512_maskz_loadu_ps(mask, x + k);
-    for (int r = 0; r < R; ++r)
-      acc[r] = _mm512_fmadd_ps(widen_bf16(_mm256_maskz_loadu_epi16(mask, w[r] + k)), xv, acc[r]);
-  }
-  for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
-}
-
+// bf16 x bf16 with vdpbf16ps: 32 exact products per step, f32 sums.
 template <int R>
 __attribute__((target(LLMPRUNE_AVX512 ",avx512bf16"))) void bf16dot_rows_512(
     const uint16_t* const* w, const uint16_t* x, int64_t K, float* out) {
-  __m512 acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  constexpr int A = 4 / R;
+  __m512 acc[R][A];
+  for (auto& row : acc)
+    for (auto& a : row) a = _mm512_setzero_ps();
   int64_t k = 0;
-  for (; k + 32 <= K; k += 32) {
-    const __m512bh xv = (__m512bh)_mm512_loadu_si512(x + k);
+  for (; k + 32 * A <= K; k += 32 * A)
+    for (int j = 0; j < A; ++j) {
+      const __m512bh xv = (__m512bh)_mm512_loadu_si512(x + k + 32 * j);
+      for (int r = 0; r < R; ++r)
+        acc[r][j] =
+            _mm512_dpbf16_ps(acc[r][j], (__m512bh)_mm512_loadu_si512(w[r] + k + 32 * j), xv);
+    }
+  for (; k < K; k += 32) {
+    const __mmask32 m =
+        K - k >= 32 ? ~__mmask32(0) : static_cast<__mmask32>((uint64_t{1} << (K - k)) - 1);
+    const __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(m, x + k);
     for (int r = 0; r < R; ++r)
-      acc[r] = _mm512_dpbf16_ps(acc[r], (__m512bh)_mm512_loadu_si512(w[r] + k), xv);
+      acc[r][0] = _mm512_dpbf16_ps(acc[r][0], (__m512bh)_mm512_maskz_loadu_epi16(m, w[r] + k), xv);
   }
-  if (k < K) {
-    const __mmask32 mask = static_cast<__mmask32>((uint64_t{1} << (K - k)) - 1);
-    const __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(mask, x + k);
-    for (int r = 0; r < R; ++r)
-      acc[r] = _mm512_dpbf16_ps(acc[r], (__m512bh)_mm512_maskz_loadu_epi16(mask, w[r] + k), xv);
+  for (int r = 0; r < R; ++r) {
+    for (int j = 1; j < A; ++j) acc[r][0] = _mm512_add_ps(acc[r][0], acc[r][j]);
+    out[r] = _mm512_reduce_add_ps(acc[r][0]);
   }
-  for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
 // Q8_0: lane j of a group accumulates block j (see q8_weight.h); weights are q + 128, so
 // 128 x sum(x_q) is subtracted per block before scaling by d_w * d_x. Each row is one stream:
-// a group's 512 quant bytes, then its 16 fp16 scales.
+// a group's 512 quant bytes, then its 16 fp16 scales. A row alone splits a group's 8 steps
+// over two integer accumulators.
 template <int R>
 __attribute__((target(LLMPRUNE_AVX512 ",avx512vnni"))) void q8_rows_512(const uint8_t* const* w,
                                                                         const Prepared& x,
                                                                         int64_t m, int64_t padded,
                                                                         float* out) {
+  constexpr int A = R == 1 ? 2 : 1;
   const int8_t* xq = x.q + m * padded;
   const float* xd = x.qd + m * (padded / 32);
   const int32_t* xs = x.qsum128 + m * (padded / 32);
   __m512 acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  for (auto& a : acc) a = _mm512_setzero_ps();
   for (int64_t g = 0; g < padded / kQ8Group; ++g) {
-    __m512i iacc[R];
-    for (int r = 0; r < R; ++r) iacc[r] = _mm512_setzero_si512();
     const int64_t wg = g * kQ8GroupBytes;
+    __m512i iacc[R][A];
+    for (auto& row : iacc)
+      for (auto& a : row) a = _mm512_setzero_si512();
     for (int64_t s = 0; s < 8; ++s) {
       const __m512i xv = _mm512_loadu_si512(xq + g * kQ8Group + s * 64);
       for (int r = 0; r < R; ++r)
-        iacc[r] = _mm512_dpbusd_epi32(iacc[r], _mm512_loadu_si512(w[r] + wg + s * 64), xv);
+        iacc[r][s % A] =
+            _mm512_dpbusd_epi32(iacc[r][s % A], _mm512_loadu_si512(w[r] + wg + s * 64), xv);
     }
     const __m512i sum = _mm512_loadu_si512(xs + g * 16);
     const __m512 dx = _mm512_loadu_ps(xd + g * 16);
     for (int r = 0; r < R; ++r) {
+      for (int j = 1; j < A; ++j) iacc[r][0] = _mm512_add_epi32(iacc[r][0], iacc[r][j]);
       const __m512 dw = _mm512_cvtph_ps(
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r] + wg + kQ8Group)));
-      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(iacc[r], sum)),
+      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(iacc[r][0], sum)),
                                _mm512_mul_ps(dw, dx), acc[r]);
     }
   }
@@ -128,46 +143,38 @@ __attribute__((target(LLMPRUNE_AVX2))) inline float hsum256(__m256 v) {
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
 }
-
-template <int R>
-__attribute__((target(LLMPRUNE_AVX2))) void f32_rows_256(const float* const* w, const float* x,
-                                                         int64_t K, float* out) {
-  __m256 acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
-  int64_t k = 0;
-  for (; k + 8 <= K; k += 8) {
-    const __m256 xv = _mm256_loadu_ps(x + k);
-    for (int r = 0; r < R; ++r) acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w[r] + k), xv, acc[r]);
-  }
-  for (int r = 0; r < R; ++r) {
-    float s = hsum256(acc[r]);
-    for (int64_t t = k; t < K; ++t) s += w[r][t] * x[t];
-    out[r] = s;
-  }
+__attribute__((target(LLMPRUNE_AVX2))) inline __m256 load_w8(const float* p) {
+  return _mm256_loadu_ps(p);
 }
+__attribute__((target(LLMPRUNE_AVX2))) inline __m256 load_w8(const uint16_t* p) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+inline float widen1(float v) { return v; }
+inline float widen1(uint16_t h) { return bf16_to_f32(h); }
 
-template <int R>
-__attribute__((target(LLMPRUNE_AVX2))) void bf16_rows_256(const uint16_t* const* w, const float* x,
-                                                          int64_t K, float* out) {
-  __m256 acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+template <int R, typename T>
+__attribute__((target(LLMPRUNE_AVX2))) void fma_rows_256(const T* const* w, const float* x,
+                                                         int64_t K, float* out) {
+  constexpr int A = 4 / R;
+  __m256 acc[R][A];
+  for (auto& row : acc)
+    for (auto& a : row) a = _mm256_setzero_ps();
   int64_t k = 0;
+  for (; k + 8 * A <= K; k += 8 * A)
+    for (int j = 0; j < A; ++j) {
+      const __m256 xv = _mm256_loadu_ps(x + k + 8 * j);
+      for (int r = 0; r < R; ++r)
+        acc[r][j] = _mm256_fmadd_ps(load_w8(w[r] + k + 8 * j), xv, acc[r][j]);
+    }
   for (; k + 8 <= K; k += 8) {
     const __m256 xv = _mm256_loadu_ps(x + k);
-    for (int r = 0; r < R; ++r) {
-      const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[r] + k));
-      const __m256 wv = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-      acc[r] = _mm256_fmadd_ps(wv, xv, acc[r]);
-    }
+    for (int r = 0; r < R; ++r) acc[r][0] = _mm256_fmadd_ps(load_w8(w[r] + k), xv, acc[r][0]);
   }
   for (int r = 0; r < R; ++r) {
-    float s = hsum256(acc[r]);
-    for (int64_t t = k; t < K; ++t) {
-      const uint32_t bits = static_cast<uint32_t>(w[r][t]) << 16;
-      float wf;
-      std::memcpy(&wf, &bits, 4);
-      s += wf * x[t];
-    }
+    for (int j = 1; j < A; ++j) acc[r][0] = _mm256_add_ps(acc[r][0], acc[r][j]);
+    float s = hsum256(acc[r][0]);
+    for (int64_t t = k; t < K; ++t) s += widen1(w[r][t]) * x[t];
     out[r] = s;
   }
 }
@@ -177,17 +184,19 @@ __attribute__((target(LLMPRUNE_AVX2))) void bf16_rows_256(const uint16_t* const*
 template <int R>
 __attribute__((target(LLMPRUNE_AVX2))) void q8_rows_256(const uint8_t* const* w, const Prepared& x,
                                                         int64_t m, int64_t padded, float* out) {
+  constexpr int A = R == 1 ? 2 : 1;
   const int8_t* xq = x.q + m * padded;
   const float* xd = x.qd + m * (padded / 32);
   const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
   const __m256i ones = _mm256_set1_epi16(1);
   __m256 acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+  for (auto& a : acc) a = _mm256_setzero_ps();
   for (int64_t g = 0; g < padded / kQ8Group; ++g) {
     const int64_t wg = g * kQ8GroupBytes;
     for (int h = 0; h < 2; ++h) {  // blocks 0-7, then 8-15 of the group
-      __m256i iacc[R];
-      for (int r = 0; r < R; ++r) iacc[r] = _mm256_setzero_si256();
+      __m256i iacc[R][A];
+      for (auto& row : iacc)
+        for (auto& a : row) a = _mm256_setzero_si256();
       for (int64_t s = 0; s < 8; ++s) {
         const int64_t off = s * 64 + h * 32;
         const __m256i xv =
@@ -196,14 +205,15 @@ __attribute__((target(LLMPRUNE_AVX2))) void q8_rows_256(const uint8_t* const* w,
           const __m256i q = _mm256_xor_si256(
               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r] + wg + off)), flip);
           const __m256i p16 = _mm256_maddubs_epi16(_mm256_abs_epi8(q), _mm256_sign_epi8(xv, q));
-          iacc[r] = _mm256_add_epi32(iacc[r], _mm256_madd_epi16(p16, ones));
+          iacc[r][s % A] = _mm256_add_epi32(iacc[r][s % A], _mm256_madd_epi16(p16, ones));
         }
       }
       const __m256 dx = _mm256_loadu_ps(xd + g * 16 + h * 8);
       for (int r = 0; r < R; ++r) {
+        for (int j = 1; j < A; ++j) iacc[r][0] = _mm256_add_epi32(iacc[r][0], iacc[r][j]);
         const __m256 dw = _mm256_cvtph_ps(
             _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[r] + wg + kQ8Group + h * 16)));
-        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iacc[r]), _mm256_mul_ps(dw, dx), acc[r]);
+        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iacc[r][0]), _mm256_mul_ps(dw, dx), acc[r]);
       }
     }
   }
@@ -212,73 +222,72 @@ __attribute__((target(LLMPRUNE_AVX2))) void q8_rows_256(const uint8_t* const* w,
 
 // ---- row loops --------------------------------------------------------------------------
 
-// Walks rows [r0, r1) in fours, then singly; `rows` computes R rows for activation row m.
-template <typename Rows4, typename Rows1>
-inline void for_rows(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, float* y,
-                     Rows4 rows4, Rows1 rows1) {
+// Rows [r0, r1) of W (row r at data + r * stride elements of T) against every activation row
+// m: one row at a time for a single activation row, else fours (then the rest singly).
+// `rows<R>(p, m, out)` computes R rows starting at pointers p for activation row m.
+template <typename T, typename Rows>
+inline void for_rows(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, int64_t stride,
+                     float* y, Rows rows) {
+  const T* W = static_cast<const T*>(w.data);
   int64_t r = r0;
   float out[4];
-  for (; r + 4 <= r1; r += 4)
-    for (int64_t m = 0; m < x.n; ++m) {
-      rows4(r, m, out);
-      for (int i = 0; i < 4; ++i) y[m * w.rows + r + i] = out[i];
+  if (x.n > 1)
+    for (; r + 4 <= r1; r += 4) {
+      const T* p[4] = {W + r * stride, W + (r + 1) * stride, W + (r + 2) * stride,
+                       W + (r + 3) * stride};
+      for (int64_t m = 0; m < x.n; ++m) {
+        rows(std::integral_constant<int, 4>(), p, m, out);
+        for (int i = 0; i < 4; ++i) y[m * w.rows + r + i] = out[i];
+      }
     }
-  for (; r < r1; ++r)
+  for (; r < r1; ++r) {
+    const T* p[1] = {W + r * stride};
     for (int64_t m = 0; m < x.n; ++m) {
-      rows1(r, m, out);
+      rows(std::integral_constant<int, 1>(), p, m, out);
       y[m * w.rows + r] = out[0];
     }
+  }
 }
 
-template <typename T, int R>
-inline void row_ptrs(const WeightView& w, int64_t r, int64_t stride, const T* (&p)[R]) {
-  for (int i = 0; i < R; ++i) p[i] = static_cast<const T*>(w.data) + (r + i) * stride;
-}
+int64_t q8_row_bytes(const WeightView& w) { return w.padded_cols / kQ8Group * kQ8GroupBytes; }
 
-#define LLMPRUNE_ROWS(T, STRIDE, BODY)        \
-  [&](int64_t r, int64_t m, float* out) {     \
-    constexpr int R = 4;                      \
-    const T* p[R];                            \
-    row_ptrs<T, R>(w, r, STRIDE, p);          \
-    BODY;                                     \
-  },                                          \
-      [&](int64_t r, int64_t m, float* out) { \
-        constexpr int R = 1;                  \
-        const T* p[R];                        \
-        row_ptrs<T, R>(w, r, STRIDE, p);      \
-        BODY;                                 \
-      }
+// The row kernel for R rows (R a std::integral_constant) as a generic lambda.
+#define LLMPRUNE_ROWS(T, CALL)                             \
+  [&](auto R_, const T* const* p, int64_t m, float* out) { \
+    constexpr int R = decltype(R_)::value;                 \
+    CALL;                                                  \
+  }
 
 void f32_512(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, float* y) {
-  for_rows(w, x, r0, r1, y,
-           LLMPRUNE_ROWS(float, w.cols, (f32_rows_512<R>(p, x.f32 + m * w.cols, w.cols, out))));
+  for_rows<float>(w, x, r0, r1, w.cols, y,
+                  LLMPRUNE_ROWS(float, (fma_rows_512<R>(p, x.f32 + m * w.cols, w.cols, out))));
 }
 void bf16_512(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, float* y) {
-  for_rows(w, x, r0, r1, y,
-           LLMPRUNE_ROWS(uint16_t, w.cols, (bf16_rows_512<R>(p, x.f32 + m * w.cols, w.cols, out))));
+  for_rows<uint16_t>(
+      w, x, r0, r1, w.cols, y,
+      LLMPRUNE_ROWS(uint16_t, (fma_rows_512<R>(p, x.f32 + m * w.cols, w.cols, out))));
 }
 void bf16dot_512(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, float* y) {
-  for_rows(
-      w, x, r0, r1, y,
-      LLMPRUNE_ROWS(uint16_t, w.cols, (bf16dot_rows_512<R>(p, x.bf16 + m * w.cols, w.cols, out))));
+  for_rows<uint16_t>(
+      w, x, r0, r1, w.cols, y,
+      LLMPRUNE_ROWS(uint16_t, (bf16dot_rows_512<R>(p, x.bf16 + m * w.cols, w.cols, out))));
 }
 void q8_512(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, float* y) {
-  for_rows(w, x, r0, r1, y,
-           LLMPRUNE_ROWS(uint8_t, w.padded_cols / kQ8Group * kQ8GroupBytes,
-                         (q8_rows_512<R>(p, x, m, w.padded_cols, out))));
+  for_rows<uint8_t>(w, x, r0, r1, q8_row_bytes(w), y,
+                    LLMPRUNE_ROWS(uint8_t, (q8_rows_512<R>(p, x, m, w.padded_cols, out))));
 }
 void f32_256(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, float* y) {
-  for_rows(w, x, r0, r1, y,
-           LLMPRUNE_ROWS(float, w.cols, (f32_rows_256<R>(p, x.f32 + m * w.cols, w.cols, out))));
+  for_rows<float>(w, x, r0, r1, w.cols, y,
+                  LLMPRUNE_ROWS(float, (fma_rows_256<R>(p, x.f32 + m * w.cols, w.cols, out))));
 }
 void bf16_256(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, float* y) {
-  for_rows(w, x, r0, r1, y,
-           LLMPRUNE_ROWS(uint16_t, w.cols, (bf16_rows_256<R>(p, x.f32 + m * w.cols, w.cols, out))));
+  for_rows<uint16_t>(
+      w, x, r0, r1, w.cols, y,
+      LLMPRUNE_ROWS(uint16_t, (fma_rows_256<R>(p, x.f32 + m * w.cols, w.cols, out))));
 }
 void q8_256(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, float* y) {
-  for_rows(w, x, r0, r1, y,
-           LLMPRUNE_ROWS(uint8_t, w.padded_cols / kQ8Group * kQ8GroupBytes,
-                         (q8_rows_256<R>(p, x, m, w.padded_cols, out))));
+  for_rows<uint8_t>(w, x, r0, r1, q8_row_bytes(w), y,
+                    LLMPRUNE_ROWS(uint8_t, (q8_rows_256<R>(p, x, m, w.padded_cols, out))));
 }
 
 }  // namespace
