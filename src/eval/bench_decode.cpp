@@ -156,7 +156,7 @@ std::string round_line(const DecodeBenchResult& r, size_t k) {
     const DecodeBenchSample& s = round.rows[i];
     line += " | " + r.rows[i].weights + (r.rows[i].kernel == "libtorch" ? " libtorch " : " ") +
             fixed(s.decode_tokens_per_second, 2) + " t/s " +
-            fixed(100 * s.fraction_of_bandwidth, 1) + " %";
+            fixed(100 * s.fraction_of_bandwidth, 1) + " % of " + fixed(s.read_gbps, 1);
     if (s.speedup > 0) line += " " + fixed(s.speedup, 2) + "x";
   }
   return line;
@@ -230,6 +230,7 @@ json DecodeBenchResult::to_json() const {
                          {"prefill_tokens_per_second", s.prefill_tokens_per_second},
                          {"decode_tokens_per_second", s.decode_tokens_per_second},
                          {"effective_gbps", s.effective_gbps},
+                         {"read_bandwidth_gbps", s.read_gbps},
                          {"fraction_of_read_bandwidth", s.fraction_of_bandwidth},
                          {"speedup", or_null(s.speedup)}});
     }
@@ -288,13 +289,19 @@ DecodeBenchResult bench_decode(const DecodeBenchOptions& o) {
   for (auto& c : rows) time_row(c, prompt, 4, level);  // warm-up: first touches, thread pools
 
   for (int64_t k = 0; k < o.rounds; ++k) {
+    // A probe before every row and after the last: each run is compared with the mean of
+    // the probes on either side of it, the machine's state while it ran.
     DecodeBenchRound round;
-    round.read_gbps = kernels::measure_read_bandwidth(o.bandwidth_mib << 20).best_gbps;
+    auto probe = [&] { return kernels::measure_read_bandwidth(o.bandwidth_mib << 20).best_gbps; };
+    std::vector<double> probes{probe()};
     for (auto& c : rows) {
       DecodeBenchSample s = time_row(c, prompt, o.tokens, level);
-      s.fraction_of_bandwidth = round.read_gbps > 0 ? s.effective_gbps / round.read_gbps : 0;
+      probes.push_back(probe());
+      s.read_gbps = (probes[probes.size() - 2] + probes.back()) / 2;
+      s.fraction_of_bandwidth = s.read_gbps > 0 ? s.effective_gbps / s.read_gbps : 0;
       round.rows.push_back(s);
     }
+    round.read_gbps = bench_median(probes);
     if (reference >= 0)
       for (size_t i = 0; i < rows.size(); ++i)
         if (static_cast<int>(i) != reference)

@@ -27,12 +27,14 @@ struct DecodeBenchOptions {
 struct DecodeBenchSample {
   double prefill_tokens_per_second = 0, decode_tokens_per_second = 0;
   double effective_gbps = 0;         // bytes_per_token x decode tokens/s
-  double fraction_of_bandwidth = 0;  // effective_gbps / this round's probe
+  double read_gbps = 0;  // mean of the probes just before and just after this run
+  double fraction_of_bandwidth = 0;  // effective_gbps / read_gbps
   double speedup = 0;                // decode tokens/s / the reference row's, this round (0: none)
 };
 
 struct DecodeBenchRound {
-  double read_gbps = 0;                 // the probe at the start of the round
+  double read_gbps = 0;                 // median of the round's probes (one before each row,
+                                        // one after the last)
   std::vector<DecodeBenchSample> rows;  // in the order of DecodeBenchResult::rows
 };
 

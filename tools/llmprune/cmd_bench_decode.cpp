@@ -48,9 +48,9 @@ void run_bench_decode(BenchDecodeCli o) {
     std::printf("round %zu: read %.1f GB/s", k + 1, r.rounds[k].read_gbps);
     for (size_t i = 0; i < r.rows.size(); ++i) {
       const DecodeBenchSample& s = r.rounds[k].rows[i];
-      std::printf(" | %s%s %.2f t/s %.1f%%", r.rows[i].weights.c_str(),
+      std::printf(" | %s%s %.2f t/s %.1f%% of %.1f", r.rows[i].weights.c_str(),
                   r.rows[i].kernel == "libtorch" ? " libtorch" : "", s.decode_tokens_per_second,
-                  100 * s.fraction_of_bandwidth);
+                  100 * s.fraction_of_bandwidth, s.read_gbps);
       if (s.speedup > 0) std::printf(" %.2fx", s.speedup);
     }
     std::printf("\n");
@@ -72,14 +72,16 @@ LLMPRUNE_COMMAND("bench", 20) {
       "Loads one model per row (each --weights form, plus the LibTorch row with --libtorch)\n"
       "and holds them ALL in memory at once: bf16 weights mapped in place share the page\n"
       "cache (RSS still counts them once per row), converted or Q8_0 weights are copies.\n"
-      "Warms each up once, then runs --rounds rounds: each measures the read bandwidth (a\n"
-      "multi-threaded sum over --bandwidth-mib MiB), then times every row once, in the same\n"
-      "order, generating --tokens tokens greedily after a random --prompt-tokens prompt.\n"
+      "Warms each up once, then runs --rounds rounds: each times every row once, in the same\n"
+      "order, generating --tokens tokens greedily after a random --prompt-tokens prompt, and\n"
+      "measures the read bandwidth (a multi-threaded sum over --bandwidth-mib MiB with the\n"
+      "widest vector loads the CPU has) before every row and after the last.\n"
       "Per row and round: tokens/s and the effective bandwidth, bytes read per token (every\n"
       "weight decoding multiplies by, as stored for decoding, plus the mean KV cache) x\n"
-      "tokens/s, as a fraction of THAT round's probe ('of bw'; decoding cannot beat the read\n"
-      "bandwidth, so it says how close to the machine's limit it runs). Speed-ups over the\n"
-      "first native/bf16 GEMV row are taken within each round.\n\n"
+      "tokens/s, as a fraction of the mean of the two probes on either side of THAT run ('of\n"
+      "bw'; decoding cannot beat the read bandwidth, so it says how close to the machine's\n"
+      "limit it runs). Speed-ups over the first native/bf16 GEMV row are taken within each\n"
+      "round.\n\n"
       "The table shows medians over the rounds (and the range of 'of bw'); one line per\n"
       "round follows, and the --report JSON keeps every round. Why rounds: on a shared host\n"
       "the memory bandwidth drifts (here 30-49 GB/s within minutes), so one probe at the\n"
