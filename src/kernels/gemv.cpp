@@ -149,6 +149,14 @@ void quantize_activations(const float* x, int64_t n, int64_t cols, int64_t padde
 void set_kernel_limit(KernelLevel level) { g_limit = level; }
 KernelLevel kernel_limit() { return g_limit; }
 
+KernelLevel kernel_level() {
+  const CpuFeatures& f = cpu_features();
+  const KernelLevel limit = g_limit;
+  if (limit == KernelLevel::kAvx512 && f.avx512()) return KernelLevel::kAvx512;
+  if (limit != KernelLevel::kScalar && f.avx2_fma()) return KernelLevel::kAvx2;
+  return KernelLevel::kScalar;
+}
+
 std::string gemv_kernel_name(WeightKind kind, bool bf16_activations) {
   switch (choose(kind, bf16_activations)) {
     case Isa::kAvx512Bf16: return "avx512_bf16";

@@ -54,5 +54,8 @@ std::string gemv_kernel_name(WeightKind kind, bool bf16_activations);
 enum class KernelLevel { kScalar, kAvx2, kAvx512 };
 void set_kernel_limit(KernelLevel level);
 KernelLevel kernel_limit();
+// The widest level both this CPU (AVX-512 F/BW/VL; AVX2+FMA+F16C) and the limit allow: what
+// the kernels outside the GEMV (row_ops.h, activation.h) run at.
+KernelLevel kernel_level();
 
 }  // namespace llmprune::kernels

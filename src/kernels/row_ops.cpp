@@ -1,7 +1,6 @@
 // Row operations for single-query attention (see row_ops.h).
 #include "kernels/row_ops.h"
 
-#include "kernels/cpu_features.h"
 #include "kernels/gemv.h"
 #include "kernels/gemv_internal.h"
 
@@ -87,21 +86,10 @@ LLMPRUNE_AVX2 void axpy_256(float alpha, const T* x, float* y, int64_t n) {
 }
 #endif
 
-// The widest level both the CPU and the limit allow.
-KernelLevel level() {
-#if defined(__x86_64__)
-  const CpuFeatures& f = cpu_features();
-  const KernelLevel limit = kernel_limit();
-  if (limit == KernelLevel::kAvx512 && f.avx512()) return KernelLevel::kAvx512;
-  if (limit != KernelLevel::kScalar && f.avx2_fma()) return KernelLevel::kAvx2;
-#endif
-  return KernelLevel::kScalar;
-}
-
 template <typename T>
 float dot_any(const float* a, const T* b, int64_t n) {
 #if defined(__x86_64__)
-  switch (level()) {
+  switch (kernel_level()) {
     case KernelLevel::kAvx512: return dot_512(a, b, n);
     case KernelLevel::kAvx2: return dot_256(a, b, n);
     case KernelLevel::kScalar: break;
@@ -113,7 +101,7 @@ float dot_any(const float* a, const T* b, int64_t n) {
 template <typename T>
 void axpy_any(float alpha, const T* x, float* y, int64_t n) {
 #if defined(__x86_64__)
-  switch (level()) {
+  switch (kernel_level()) {
     case KernelLevel::kAvx512: return axpy_512(alpha, x, y, n);
     case KernelLevel::kAvx2: return axpy_256(alpha, x, y, n);
     case KernelLevel::kScalar: break;

@@ -1,7 +1,50 @@
 // MLP sub-block (see mlp.h).
 #include "model/mlp.h"
 
+#include <ATen/Parallel.h>
+
+#include "kernels/activation.h"
+
 namespace llmprune {
+
+namespace {
+
+// silu(gate) * up by the fused CPU kernel (kernels/activation.h), or an undefined tensor
+// where it does not apply: another device or dtype, or a gradient wanted (autograd keeps
+// LibTorch's ops).
+torch::Tensor fused_silu_mul(const torch::Tensor& gate, const torch::Tensor& up) {
+  const auto dt = gate.scalar_type();
+  if (!gate.device().is_cpu() || (dt != torch::kFloat32 && dt != torch::kBFloat16) ||
+      up.scalar_type() != dt || !up.device().is_cpu() || gate.sizes() != up.sizes() ||
+      gate.numel() == 0 ||
+      (torch::GradMode::is_enabled() && (gate.requires_grad() || up.requires_grad())))
+    return {};
+  const int64_t I = gate.size(-1);
+  // Rows of [rows, I] with the last dim contiguous (gate and up may be halves of one fused
+  // [gate | up] output: row stride 2 I).
+  auto rows_of = [&](const torch::Tensor& t) {
+    return t.stride(-1) == 1 ? t.reshape({-1, I}) : t.contiguous().view({-1, I});
+  };
+  const torch::Tensor g = rows_of(gate), u = rows_of(up);
+  torch::Tensor out = torch::empty(gate.sizes(), gate.options());
+  const int64_t gs = g.stride(0), us = u.stride(0), grain = std::max<int64_t>(1, 16384 / I);
+  auto run = [&](auto* gp, auto* up_, auto* op) {
+    at::parallel_for(0, g.size(0), grain, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) kernels::silu_mul(gp + r * gs, up_ + r * us, op + r * I, I);
+    });
+  };
+  if (dt == torch::kFloat32) {
+    run(g.data_ptr<float>(), u.data_ptr<float>(), out.data_ptr<float>());
+  } else {
+    auto bits = [](const torch::Tensor& t) {
+      return reinterpret_cast<uint16_t*>(t.data_ptr<at::BFloat16>());
+    };
+    run(static_cast<const uint16_t*>(bits(g)), static_cast<const uint16_t*>(bits(u)), bits(out));
+  }
+  return out;
+}
+
+}  // namespace
 
 torch::Tensor activate(const torch::Tensor& x, Activation act) {
   switch (act) {
@@ -36,6 +79,10 @@ torch::Tensor MlpImpl::act(const torch::Tensor& x) const {
     auto both = forward_group(x, {gate_.get(), up_.get()});
     gate = both[0];
     up = both[1];
+  }
+  if (act_ == Activation::kSilu) {
+    torch::Tensor fused = fused_silu_mul(gate, up);
+    if (fused.defined()) return fused;
   }
   return activate(gate, act_).mul_(up);
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels/cpu_features.h"
+#include "unit/kernels/kernel_levels.h"
 #include "kernels/q8_weight.h"
 #include "kernels/row_ops.h"
 #include "model/linear.h"
@@ -20,20 +21,6 @@ using namespace llmprune;
 using namespace llmprune::kernels;
 
 namespace {
-
-// Limits the kernels to one instruction-set level; restores all levels afterwards.
-struct LevelGuard {
-  explicit LevelGuard(KernelLevel level) { set_kernel_limit(level); }
-  ~LevelGuard() { set_kernel_limit(KernelLevel::kAvx512); }
-};
-
-// Every level this CPU runs (the x86 kernels are only reachable where the CPU has them).
-std::vector<KernelLevel> levels() {
-  std::vector<KernelLevel> out{KernelLevel::kScalar};
-  if (cpu_features().avx2_fma()) out.push_back(KernelLevel::kAvx2);
-  if (cpu_features().avx512()) out.push_back(KernelLevel::kAvx512);
-  return out;
-}
 
 // y = x W^T in double from f32 copies of both.
 torch::Tensor reference(const torch::Tensor& w, const torch::Tensor& x) {
