@@ -1,4 +1,4 @@
-// Prefill attention driver (see prefill_attention.h): packs K and V of every (batch, kv head)
+// Prefill attention driver (see prefill_attention.h): packs q, K and V of every (batch, kv head)
 // once, then hands tiles of query rows sharing a kv head to the AVX-512 BF16 pieces.
 #include "kernels/prefill_attention.h"
 
@@ -32,9 +32,12 @@ void prefill_attention_bf16(const PrefillAttentionArgs& a) {
       " hd ", a.hd, " scale ", a.scale);
   const int64_t B = a.B, H = a.H, KV = a.KV, T = a.T, hd = a.hd, g = H / KV;
   const detail::PackDims d(a.past + T, hd);
-  const int64_t kw = d.k_words(), vw = d.v_words();
+  const int64_t kw = d.k_words(), vw = d.v_words(), qw = T * g * d.hdp / 2;
   std::unique_ptr<uint32_t[]> kpack(new uint32_t[static_cast<size_t>(B * KV * kw)]);
   std::unique_ptr<uint32_t[]> vpack(new uint32_t[static_cast<size_t>(B * KV * vw)]);
+  // q x scale, rows of a (batch, kv head) ordered query-major then head ([T][g][hdp / 2]
+  // pairs): the rows a tile needs lie together (read from q head by head, in order).
+  std::unique_ptr<uint32_t[]> qpack(new uint32_t[static_cast<size_t>(B * KV * qw)]);
   at::parallel_for(0, B * KV, 1, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t b = i / KV, kv = i % KV;
@@ -42,6 +45,10 @@ void prefill_attention_bf16(const PrefillAttentionArgs& a) {
                          kpack.get() + i * kw);
       detail::pack_v_512(a.v + b * a.v_stride[0] + kv * a.v_stride[1], a.v_stride[2], d,
                          vpack.get() + i * vw);
+      for (int64_t hh = 0; hh < g; ++hh)
+        for (int64_t t = 0; t < T; ++t)
+          detail::scale_q_512(a.q + ((b * H + kv * g + hh) * T + t) * hd, a.scale, d,
+                              qpack.get() + i * qw + (t * g + hh) * d.hdp / 2);
     }
   });
 
@@ -55,7 +62,6 @@ void prefill_attention_bf16(const PrefillAttentionArgs& a) {
     const int64_t rows = detail::kMaxRows;
     std::unique_ptr<float[]> s(new float[static_cast<size_t>(rows * d.Spad)]);
     std::unique_ptr<uint32_t[]> p(new uint32_t[static_cast<size_t>(rows * d.Spad / 2)]);
-    std::unique_ptr<uint32_t[]> qs(new uint32_t[static_cast<size_t>(rows * d.hdp / 2)]);
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t bk = i / nt, j = i % nt, b = bk / KV, kv = bk % KV;
       const int64_t tile = j % 2 == 0 ? j / 2 : nt - 1 - j / 2;
@@ -63,14 +69,12 @@ void prefill_attention_bf16(const PrefillAttentionArgs& a) {
       for (int64_t r0 = 0; r0 < n_rows; r0 += rows) {
         detail::RowGroup grp;
         grp.n = static_cast<int>(std::min(rows, n_rows - r0));
-        grp.q = qs.get();
+        grp.q = qpack.get() + bk * qw + (t0 * g + r0) * d.hdp / 2;
         for (int r = 0; r < grp.n; ++r) {
           const int64_t t = t0 + (r0 + r) / g, h = kv * g + (r0 + r) % g, pos = a.past + t;
           grp.lo[r] = a.window > 0 ? std::max<int64_t>(0, pos - a.window + 1) : 0;
           grp.hi[r] = pos + 1;
           grp.out[r] = a.out + ((b * T + t) * H + h) * hd;
-          detail::scale_q_512(a.q + ((b * H + h) * T + t) * hd, a.scale, d,
-                              qs.get() + r * d.hdp / 2);
         }
         detail::attend_rows_512(grp, kpack.get() + bk * kw, vpack.get() + bk * vw, d, s.get(),
                                 p.get());

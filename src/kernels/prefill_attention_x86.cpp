@@ -39,6 +39,13 @@ LLMPRUNE_BF16 inline __m256i to_bf16(__m512 x) {
   return _mm512_cvtepi32_epi16(_mm512_srli_epi32(round_bf16(x), 16));
 }
 LLMPRUNE_BF16 inline __m512bh as_bh(__m512i x) { return reinterpret_cast<__m512bh&>(x); }
+// 16 bf16 to dst's lanes in m (masked stores are slow on some CPUs: plain when all 16).
+LLMPRUNE_BF16 inline void store16(uint16_t* dst, __mmask16 m, __m256i x) {
+  if (m == 0xFFFF)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), x);
+  else
+    _mm256_mask_storeu_epi16(dst, m, x);
+}
 
 // exp(x) for x <= 0 (1-2 ulp): x = n ln2 + r, |r| <= ln2 / 2 (ln2 split in two for an exact
 // n ln2), exp(r) = 1 + r + r^2 P(r) with the Cephes expf polynomial, times 2^n; x below -104
@@ -59,65 +66,59 @@ LLMPRUNE_BF16 inline __m512 exp_512(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
-// Scores of NR rows against nblk key blocks, two blocks per pass: s[r * lds + j] = bf16(q_r.k_j)
-// (as f32). q: NR rows of np pairs; kp: packed K from the first block.
+// Scores of NR rows against NB consecutive key blocks: s[r * lds + j] = bf16(q_r.k_j) (as f32).
+// q: NR rows of np pairs; kp: packed K from the first block.
+template <int NR, int NB>
+LLMPRUNE_BF16 void score_blocks(const uint32_t* q, int64_t np, const uint32_t* kp, float* s,
+                                int64_t lds) {
+  __m512 a[NB][NR];
+  for (int b = 0; b < NB; ++b)
+    for (int r = 0; r < NR; ++r) a[b][r] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < np; ++i) {
+    __m512bh x[NB];
+    for (int b = 0; b < NB; ++b) x[b] = as_bh(_mm512_loadu_si512(kp + (b * np + i) * 16));
+    for (int r = 0; r < NR; ++r) {
+      const __m512bh qb = as_bh(_mm512_set1_epi32(static_cast<int>(q[r * np + i])));
+      for (int b = 0; b < NB; ++b) a[b][r] = _mm512_dpbf16_ps(a[b][r], qb, x[b]);
+    }
+  }
+  for (int b = 0; b < NB; ++b)
+    for (int r = 0; r < NR; ++r)
+      _mm512_storeu_ps(s + r * lds + b * 16, _mm512_castsi512_ps(round_bf16(a[b][r])));
+}
+
+// ... against nblk blocks, kScoreBlocks at a time (3 measured no faster than 2 at T = 512).
+constexpr int kScoreBlocks = 2;
 template <int NR>
 LLMPRUNE_BF16 void scores(const uint32_t* q, int64_t np, const uint32_t* kp, int64_t nblk, float* s,
                           int64_t lds) {
   int64_t b = 0;
-  for (; b + 2 <= nblk; b += 2) {
-    __m512 a0[NR], a1[NR];
-    for (int r = 0; r < NR; ++r) a0[r] = a1[r] = _mm512_setzero_ps();
-    const uint32_t* k0 = kp + b * 16 * np;
-    const uint32_t* k1 = k0 + 16 * np;
-    for (int64_t i = 0; i < np; ++i) {
-      const __m512bh x0 = as_bh(_mm512_loadu_si512(k0 + i * 16));
-      const __m512bh x1 = as_bh(_mm512_loadu_si512(k1 + i * 16));
-      for (int r = 0; r < NR; ++r) {
-        const __m512bh qb = as_bh(_mm512_set1_epi32(static_cast<int>(q[r * np + i])));
-        a0[r] = _mm512_dpbf16_ps(a0[r], qb, x0);
-        a1[r] = _mm512_dpbf16_ps(a1[r], qb, x1);
-      }
-    }
-    for (int r = 0; r < NR; ++r) {
-      _mm512_storeu_ps(s + r * lds + b * 16, _mm512_castsi512_ps(round_bf16(a0[r])));
-      _mm512_storeu_ps(s + r * lds + b * 16 + 16, _mm512_castsi512_ps(round_bf16(a1[r])));
-    }
-  }
-  if (b < nblk) {
-    __m512 a0[NR];
-    for (int r = 0; r < NR; ++r) a0[r] = _mm512_setzero_ps();
-    const uint32_t* k0 = kp + b * 16 * np;
-    for (int64_t i = 0; i < np; ++i) {
-      const __m512bh x0 = as_bh(_mm512_loadu_si512(k0 + i * 16));
-      for (int r = 0; r < NR; ++r)
-        a0[r] =
-            _mm512_dpbf16_ps(a0[r], as_bh(_mm512_set1_epi32(static_cast<int>(q[r * np + i]))), x0);
-    }
-    for (int r = 0; r < NR; ++r)
-      _mm512_storeu_ps(s + r * lds + b * 16, _mm512_castsi512_ps(round_bf16(a0[r])));
-  }
+  for (; b + kScoreBlocks <= nblk; b += kScoreBlocks)
+    score_blocks<NR, kScoreBlocks>(q, np, kp + b * 16 * np, s + b * 16, lds);
+  for (; b < nblk; ++b) score_blocks<NR, 1>(q, np, kp + b * 16 * np, s + b * 16, lds);
 }
 
 // One row's softmax over s[lo, hi) of n (a multiple of 16) scores; the others get probability
 // 0. Writes n bf16 probabilities (n / 2 pairs) to p.
 LLMPRUNE_BF16 void softmax_row(float* s, int64_t n, int64_t lo, int64_t hi, uint32_t* p) {
-  std::fill(s, s + lo, -INFINITY);
-  std::fill(s + hi, s + n, -INFINITY);
+  const int64_t j0 = lo / 16 * 16, j1 = (hi + 15) / 16 * 16;  // the vectors meeting [lo, hi)
+  auto in = [&](int64_t j) { return __mmask16(lanes(hi - j) & ~lanes(lo - j)); };
   __m512 m = _mm512_set1_ps(-INFINITY);
-  for (int64_t j = 0; j < n; j += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(s + j));
+  for (int64_t j = j0; j < j1; j += 16) m = _mm512_mask_max_ps(m, in(j), m, _mm512_loadu_ps(s + j));
   const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(m));
   __m512 z = _mm512_setzero_ps();
-  for (int64_t j = 0; j < n; j += 16) {
-    const __m512 e = exp_512(_mm512_sub_ps(_mm512_loadu_ps(s + j), mx));
+  for (int64_t j = j0; j < j1; j += 16) {
+    const __m512 e = _mm512_maskz_mov_ps(in(j), exp_512(_mm512_sub_ps(_mm512_loadu_ps(s + j), mx)));
     _mm512_storeu_ps(s + j, e);
     z = _mm512_add_ps(z, e);
   }
   // LibTorch's softmax multiplies by the reciprocal of the sum.
   const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(z));
-  for (int64_t j = 0; j < n; j += 16)
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p + j / 2),
-                        to_bf16(_mm512_mul_ps(_mm512_loadu_ps(s + j), inv)));
+  for (int64_t j = 0; j < n; j += 16) {
+    const __m256i pr = j < j0 || j >= j1 ? _mm256_setzero_si256()
+                                         : to_bf16(_mm512_mul_ps(_mm512_loadu_ps(s + j), inv));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p + j / 2), pr);
+  }
 }
 
 // out_r[col0 + 16c + ...] = bf16(sum_i p_r[i] . v[i]) for NR rows and NC 16-dim chunks over
@@ -139,7 +140,7 @@ LLMPRUNE_BF16 void pv(const uint32_t* p, int64_t ldp, const uint32_t* vp, int64_
   for (int r = 0; r < NR; ++r)
     for (int c = 0; c < NC; ++c) {
       const int64_t col = col0 + c * 16;
-      _mm256_mask_storeu_epi16(out[r] + col, lanes(hd - col), to_bf16(a[r][c]));
+      store16(out[r] + col, lanes(hd - col), to_bf16(a[r][c]));
     }
 }
 
@@ -202,8 +203,7 @@ LLMPRUNE_BF16 void scale_q_512(const uint16_t* q, float scale, const PackDims& d
   for (int64_t c = 0; c < d.hdp; c += 16) {
     const __m512i h = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(lanes(d.hd - c), q + c));
     const __m512 x = _mm512_castsi512_ps(_mm512_slli_epi32(h, 16));
-    _mm256_mask_storeu_epi16(reinterpret_cast<uint16_t*>(dst) + c, lanes(d.hdp - c),
-                             to_bf16(_mm512_mul_ps(x, sc)));
+    store16(reinterpret_cast<uint16_t*>(dst) + c, lanes(d.hdp - c), to_bf16(_mm512_mul_ps(x, sc)));
   }
 }
 
