@@ -9,6 +9,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/prefill_attention.h"
 #include "kernels/row_ops.h"
 #include "util/error.h"
 
@@ -93,6 +94,41 @@ torch::Tensor single_query_attention(const torch::Tensor& q, const torch::Tensor
   return out;
 }
 
+// Several bf16 queries on the CPU (prefill): the fused kernel (kernels/prefill_attention.h)
+// reads the KV cache slices in place and rounds where the chunked path below rounds.
+torch::Tensor prefill_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                const torch::Tensor& v, int64_t past, int64_t window) {
+  const int64_t B = q.size(0), H = q.size(1), T = q.size(2), hd = q.size(3);
+  const torch::Tensor qc = q.contiguous();
+  torch::Tensor out = torch::empty({B, T, H * hd}, q.options());
+  kernels::PrefillAttentionArgs a;
+  a.B = B;
+  a.H = H;
+  a.KV = k.size(1);
+  a.T = T;
+  a.past = past;
+  a.hd = hd;
+  a.window = window;
+  // As `q * (1 / sqrt(hd))` on a bf16 tensor: LibTorch 1.13 rounds the scalar to bf16 first,
+  // 2.x multiplies by it in f32 (checked with 2.15).
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+#if TORCH_VERSION_MAJOR >= 2
+  a.scale = static_cast<float>(scale);
+#else
+  a.scale = static_cast<float>(c10::BFloat16(static_cast<float>(scale)));
+#endif
+  a.q = reinterpret_cast<const uint16_t*>(qc.data_ptr<at::BFloat16>());
+  a.k = reinterpret_cast<const uint16_t*>(k.data_ptr<at::BFloat16>());
+  a.v = reinterpret_cast<const uint16_t*>(v.data_ptr<at::BFloat16>());
+  for (int i = 0; i < 3; ++i) {
+    a.k_stride[i] = k.stride(i);
+    a.v_stride[i] = v.stride(i);
+  }
+  a.out = reinterpret_cast<uint16_t*>(out.data_ptr<at::BFloat16>());
+  kernels::prefill_attention_bf16(a);
+  return out;
+}
+
 }  // namespace
 
 torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tensor& k,
@@ -103,12 +139,16 @@ torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tensor& k,
   LLMPRUNE_ASSERT(H % kvh == 0 && S == past + T && v.size(2) == S, "attention shapes q ", q.sizes(),
                   " k ", k.sizes(), " v ", v.sizes(), " past ", past);
   const auto dt = q.scalar_type();
-  if (T == 1 && q.device().is_cpu() && (dt == torch::kFloat32 || dt == torch::kBFloat16) &&
-      k.scalar_type() == dt && v.scalar_type() == dt &&
-      !(torch::GradMode::is_enabled() &&
-        (q.requires_grad() || k.requires_grad() || v.requires_grad())))
+  const bool raw_cpu = q.device().is_cpu() && k.device().is_cpu() && v.device().is_cpu() &&
+                       k.scalar_type() == dt && v.scalar_type() == dt &&
+                       !(torch::GradMode::is_enabled() &&
+                         (q.requires_grad() || k.requires_grad() || v.requires_grad()));
+  if (T == 1 && raw_cpu && (dt == torch::kFloat32 || dt == torch::kBFloat16))
     return dt == torch::kFloat32 ? single_query_attention<float>(q, k, v, window)
                                  : single_query_attention<at::BFloat16>(q, k, v, window);
+  if (T > 1 && raw_cpu && dt == torch::kBFloat16 && k.stride(3) == 1 && v.stride(3) == 1 &&
+      kernels::prefill_attention_available())
+    return prefill_attention(q, k, v, past, window);
 #if TORCH_VERSION_MAJOR >= 2
   {
     torch::Tensor out;
@@ -123,7 +163,8 @@ torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tensor& k,
     // 64-query chunks run 1.5x faster than 256 and 3.6x faster than one [H, T, T] block.
     // bf16 (2026-12-02, 128 / 512 / 2048 tokens): 32-query chunks were fastest or within 20 %
     // of it at every length (0.77 / 10.1 / 89 ms against 0.91 / 26.7 / 323 ms with 256): small
-    // chunks skip most of the causally masked keys.
+    // chunks skip most of the causally masked keys. (bf16 reaches this only on CPUs without
+    // AVX-512 BF16, or under a kernel limit, or on CUDA: else prefill_attention runs.)
     const int64_t keys = window > 0 ? std::min(window, S) : S;
     chunk = low_precision ? 32
                           : std::clamp<int64_t>(

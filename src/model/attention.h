@@ -1,5 +1,6 @@
-// Grouped-query self-attention with RoPE (or none: learned positions), causal mask, optional sliding window and KV cache.
-// q/k/v are separate or one fused projection, as the family's TensorNaming says.
+// Grouped-query self-attention with RoPE (or none: learned positions), causal mask, optional
+// sliding window and KV cache. q/k/v are separate or one fused projection, as the family's
+// TensorNaming says.
 #pragma once
 
 #include <torch/torch.h>
@@ -18,6 +19,9 @@ namespace llmprune {
 // Query head h uses kv head h / (n_heads / n_kv_heads), as transformers' repeat_kv.
 // Processes queries in chunks of `chunk` (0 = automatic: the [heads, chunk, keys] score
 // block kept near 4M elements, 16..256 queries) so scores are not materialised for all T.
+// On the CPU without gradients, one query (decoding) and several bf16 queries on a CPU with
+// AVX-512 BF16 (prefill: kernels/prefill_attention.h) take fused kernels instead; `chunk`
+// then has no effect.
 torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tensor& k,
                                 const torch::Tensor& v, int64_t past, int64_t window,
                                 int64_t chunk = 0);
