@@ -18,6 +18,14 @@ inline float bf16_to_f32(uint16_t h) {
   return f;
 }
 
+// f32 -> bf16 as c10::BFloat16 converts: to nearest even, every NaN to 0x7FC0.
+inline uint16_t to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if (f != f) return 0x7FC0;
+  return static_cast<uint16_t>((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
+}
+
 struct Prepared {
   int64_t n = 0, cols = 0;
   const float* f32 = nullptr;      // [n, cols]
@@ -34,8 +42,8 @@ using RowKernel = void (*)(const WeightView& w, const Prepared& x, int64_t r0, i
 
 // Each returns nullptr when this build cannot provide it (the caller checks the CPU).
 RowKernel scalar_kernel(WeightKind kind);
-RowKernel avx2_kernel(WeightKind kind);                      // needs AVX2 + FMA
-RowKernel avx512_kernel(WeightKind kind, bool bf16_dot);     // needs AVX-512 F/BW/VL
-                                                             // (+BF16 / +VNNI for those)
+RowKernel avx2_kernel(WeightKind kind);                   // needs AVX2 + FMA
+RowKernel avx512_kernel(WeightKind kind, bool bf16_dot);  // needs AVX-512 F/BW/VL
+                                                          // (+BF16 / +VNNI for those)
 
 }  // namespace llmprune::kernels::detail

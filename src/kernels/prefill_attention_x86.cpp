@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/prefill_attention_internal.h"
+#include "kernels/vec_math.h"
 #include "util/error.h"
 
 #if defined(__x86_64__)
@@ -24,20 +25,6 @@ inline __mmask16 lanes(int64_t n) {
   return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << std::max<int64_t>(n, 0)) - 1);
 }
 
-// f32 -> bf16 rounded to nearest even, kept in the high half of each lane (low half zero);
-// NaN -> 0x7FC0, as c10::BFloat16's round_to_nearest_even.
-LLMPRUNE_BF16 inline __m512i round_bf16(__m512 x) {
-  const __m512i u = _mm512_castps_si512(x);
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-  __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7FFF)));
-  r = _mm512_and_si512(r, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u)));
-  return _mm512_mask_mov_epi32(r, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q),
-                               _mm512_set1_epi32(0x7FC00000));
-}
-// ... as 16 bf16 bit patterns.
-LLMPRUNE_BF16 inline __m256i to_bf16(__m512 x) {
-  return _mm512_cvtepi32_epi16(_mm512_srli_epi32(round_bf16(x), 16));
-}
 LLMPRUNE_BF16 inline __m512bh as_bh(__m512i x) { return reinterpret_cast<__m512bh&>(x); }
 // 16 bf16 to dst's lanes in m (masked stores are slow on some CPUs: plain when all 16).
 LLMPRUNE_BF16 inline void store16(uint16_t* dst, __mmask16 m, __m256i x) {
@@ -45,25 +32,6 @@ LLMPRUNE_BF16 inline void store16(uint16_t* dst, __mmask16 m, __m256i x) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), x);
   else
     _mm256_mask_storeu_epi16(dst, m, x);
-}
-
-// exp(x) for x <= 0 (1-2 ulp): x = n ln2 + r, |r| <= ln2 / 2 (ln2 split in two for an exact
-// n ln2), exp(r) = 1 + r + r^2 P(r) with the Cephes expf polynomial, times 2^n; x below -104
-// gives 0 (exp(-104) is under half the smallest f32 denormal), -inf included.
-LLMPRUNE_BF16 inline __m512 exp_512(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  return _mm512_scalef_ps(p, n);
 }
 
 // Scores of NR rows against NB consecutive key blocks: s[r * lds + j] = bf16(q_r.k_j) (as f32).
@@ -84,7 +52,7 @@ LLMPRUNE_BF16 void score_blocks(const uint32_t* q, int64_t np, const uint32_t* k
   }
   for (int b = 0; b < NB; ++b)
     for (int r = 0; r < NR; ++r)
-      _mm512_storeu_ps(s + r * lds + b * 16, _mm512_castsi512_ps(round_bf16(a[b][r])));
+      _mm512_storeu_ps(s + r * lds + b * 16, _mm512_castsi512_ps(round_bf16_hi(a[b][r])));
 }
 
 // ... against nblk blocks, kScoreBlocks at a time (3 measured no faster than 2 at T = 512).
@@ -116,7 +84,7 @@ LLMPRUNE_BF16 void softmax_row(float* s, int64_t n, int64_t lo, int64_t hi, uint
   const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(z));
   for (int64_t j = 0; j < n; j += 16) {
     const __m256i pr = j < j0 || j >= j1 ? _mm256_setzero_si256()
-                                         : to_bf16(_mm512_mul_ps(_mm512_loadu_ps(s + j), inv));
+                                         : to_bf16_512(_mm512_mul_ps(_mm512_loadu_ps(s + j), inv));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p + j / 2), pr);
   }
 }
@@ -140,7 +108,7 @@ LLMPRUNE_BF16 void pv(const uint32_t* p, int64_t ldp, const uint32_t* vp, int64_
   for (int r = 0; r < NR; ++r)
     for (int c = 0; c < NC; ++c) {
       const int64_t col = col0 + c * 16;
-      store16(out[r] + col, lanes(hd - col), to_bf16(a[r][c]));
+      store16(out[r] + col, lanes(hd - col), to_bf16_512(a[r][c]));
     }
 }
 
@@ -203,7 +171,8 @@ LLMPRUNE_BF16 void scale_q_512(const uint16_t* q, float scale, const PackDims& d
   for (int64_t c = 0; c < d.hdp; c += 16) {
     const __m512i h = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(lanes(d.hd - c), q + c));
     const __m512 x = _mm512_castsi512_ps(_mm512_slli_epi32(h, 16));
-    store16(reinterpret_cast<uint16_t*>(dst) + c, lanes(d.hdp - c), to_bf16(_mm512_mul_ps(x, sc)));
+    store16(reinterpret_cast<uint16_t*>(dst) + c, lanes(d.hdp - c),
+            to_bf16_512(_mm512_mul_ps(x, sc)));
   }
 }
 
