@@ -26,13 +26,6 @@ LLMPRUNE_AVX512 inline __m512 load_bf16_512(const uint16_t* p, __mmask16 m) {
   return _mm512_castsi512_ps(
       _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p)), 16));
 }
-LLMPRUNE_AVX512 void silu_mul_512(const float* g, const float* u, float* o, int64_t n) {
-  for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
-    const __m512 s = silu_512(_mm512_maskz_loadu_ps(m, g + i));
-    _mm512_mask_storeu_ps(o + i, m, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(m, u + i)));
-  }
-}
 LLMPRUNE_AVX512 void silu_mul_512(const uint16_t* g, const uint16_t* u, uint16_t* o, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
@@ -45,19 +38,6 @@ LLMPRUNE_AVX512 void silu_mul_512(const uint16_t* g, const uint16_t* u, uint16_t
 LLMPRUNE_AVX2 inline __m256 silu_256(__m256 x) {
   const __m256 e = detail::exp_256(_mm256_sub_ps(_mm256_setzero_ps(), x));
   return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
-}
-LLMPRUNE_AVX2 void silu_mul_256(const float* g, const float* u, float* o, int64_t n) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(o + i,
-                     _mm256_mul_ps(silu_256(_mm256_loadu_ps(g + i)), _mm256_loadu_ps(u + i)));
-  if (i < n) {  // the tail through a padded buffer, so it gets the same arithmetic
-    alignas(32) float gb[8] = {}, ub[8] = {}, ob[8];
-    std::memcpy(gb, g + i, (n - i) * 4);
-    std::memcpy(ub, u + i, (n - i) * 4);
-    _mm256_store_ps(ob, _mm256_mul_ps(silu_256(_mm256_load_ps(gb)), _mm256_load_ps(ub)));
-    std::memcpy(o + i, ob, (n - i) * 4);
-  }
 }
 LLMPRUNE_AVX2 void silu_mul_256(const uint16_t* g, const uint16_t* u, uint16_t* o, int64_t n) {
   alignas(32) float gb[8], ub[8], sb[8];
@@ -75,17 +55,6 @@ LLMPRUNE_AVX2 void silu_mul_256(const uint16_t* g, const uint16_t* u, uint16_t* 
 #endif
 
 }  // namespace
-
-void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
-#if defined(__x86_64__)
-  switch (kernel_level()) {
-    case KernelLevel::kAvx512: return silu_mul_512(gate, up, out, n);
-    case KernelLevel::kAvx2: return silu_mul_256(gate, up, out, n);
-    case KernelLevel::kScalar: break;
-  }
-#endif
-  for (int64_t i = 0; i < n; ++i) out[i] = silu_scalar(gate[i]) * up[i];
-}
 
 void silu_mul(const uint16_t* gate, const uint16_t* up, uint16_t* out, int64_t n) {
 #if defined(__x86_64__)

@@ -8,10 +8,9 @@
 
 namespace llmprune::kernels {
 
-// f32: out[i] = silu(gate[i]) * up[i].
-void silu_mul(const float* gate, const float* up, float* out, int64_t n);
-// bf16 bit patterns, rounded as the two LibTorch ops would round them (to nearest even):
-// silu(gate) computed in f32 and rounded to bf16, then its product with up rounded to bf16.
+// out[i] = silu(gate[i]) * up[i] on bf16 bit patterns, rounded as the two LibTorch ops round
+// (to nearest even): silu(gate) computed in f32 and rounded to bf16, then its product with
+// up rounded to bf16. (f32 compute keeps LibTorch's ops: its bits stay transformers'.)
 void silu_mul(const uint16_t* gate, const uint16_t* up, uint16_t* out, int64_t n);
 
 }  // namespace llmprune::kernels

@@ -9,13 +9,12 @@ namespace llmprune {
 
 namespace {
 
-// silu(gate) * up by the fused CPU kernel (kernels/activation.h), or an undefined tensor
-// where it does not apply: another device or dtype, or a gradient wanted (autograd keeps
-// LibTorch's ops).
+// bf16 silu(gate) * up by the fused CPU kernel (kernels/activation.h), or an undefined tensor
+// where it does not apply: another device or dtype (f32 keeps LibTorch's ops, bit-identical
+// to transformers), or a gradient wanted.
 torch::Tensor fused_silu_mul(const torch::Tensor& gate, const torch::Tensor& up) {
-  const auto dt = gate.scalar_type();
-  if (!gate.device().is_cpu() || (dt != torch::kFloat32 && dt != torch::kBFloat16) ||
-      up.scalar_type() != dt || !up.device().is_cpu() || gate.sizes() != up.sizes() ||
+  if (!gate.device().is_cpu() || gate.scalar_type() != torch::kBFloat16 ||
+      up.scalar_type() != torch::kBFloat16 || !up.device().is_cpu() || gate.sizes() != up.sizes() ||
       gate.numel() == 0 ||
       (torch::GradMode::is_enabled() && (gate.requires_grad() || up.requires_grad())))
     return {};
@@ -27,20 +26,15 @@ torch::Tensor fused_silu_mul(const torch::Tensor& gate, const torch::Tensor& up)
   };
   const torch::Tensor g = rows_of(gate), u = rows_of(up);
   torch::Tensor out = torch::empty(gate.sizes(), gate.options());
-  const int64_t gs = g.stride(0), us = u.stride(0), grain = std::max<int64_t>(1, 16384 / I);
-  auto run = [&](auto* gp, auto* up_, auto* op) {
-    at::parallel_for(0, g.size(0), grain, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) kernels::silu_mul(gp + r * gs, up_ + r * us, op + r * I, I);
-    });
+  auto bits = [](const torch::Tensor& t) {
+    return reinterpret_cast<uint16_t*>(t.data_ptr<at::BFloat16>());
   };
-  if (dt == torch::kFloat32) {
-    run(g.data_ptr<float>(), u.data_ptr<float>(), out.data_ptr<float>());
-  } else {
-    auto bits = [](const torch::Tensor& t) {
-      return reinterpret_cast<uint16_t*>(t.data_ptr<at::BFloat16>());
-    };
-    run(static_cast<const uint16_t*>(bits(g)), static_cast<const uint16_t*>(bits(u)), bits(out));
-  }
+  const uint16_t *gp = bits(g), *upp = bits(u);
+  uint16_t* op = bits(out);
+  const int64_t gs = g.stride(0), us = u.stride(0);
+  at::parallel_for(0, g.size(0), std::max<int64_t>(1, 16384 / I), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) kernels::silu_mul(gp + r * gs, upp + r * us, op + r * I, I);
+  });
   return out;
 }
 

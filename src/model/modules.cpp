@@ -1,6 +1,7 @@
 // Leaf modules (see modules.h).
 #include "model/modules.h"
 
+#include "kernels/rms_norm.h"
 #include "model/linear.h"
 #include "util/error.h"
 
@@ -38,10 +39,38 @@ NormImpl::NormImpl(int64_t dim, NormKind kind_, bool affine, double eps_,
 NormImpl::NormImpl(const ModelSpec& spec, const torch::TensorOptions& opts)
     : NormImpl(spec.hidden_size, spec.norm, spec.norm_affine, spec.rms_norm_eps, opts) {}
 
+namespace {
+
+// bf16 RMSNorm by the CPU kernel (kernels/rms_norm.h: LlamaRMSNorm's roundings), or an
+// undefined tensor where it does not apply: another device or dtype (f32 keeps LibTorch's
+// ops, bit-identical to transformers), or a gradient wanted.
+torch::Tensor fused_rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+  if (!x.device().is_cpu() || x.scalar_type() != torch::kBFloat16 || x.numel() == 0 ||
+      (weight.defined() && weight.scalar_type() != torch::kBFloat16) ||
+      (torch::GradMode::is_enabled() &&
+       (x.requires_grad() || (weight.defined() && weight.requires_grad()))))
+    return {};
+  const int64_t cols = x.size(-1);
+  const torch::Tensor rows =
+      x.stride(-1) == 1 ? x.reshape({-1, cols}) : x.contiguous().view({-1, cols});
+  const torch::Tensor w = weight.defined() ? weight.contiguous() : weight;
+  torch::Tensor out = torch::empty(x.sizes(), x.options());
+  auto bits = [](const torch::Tensor& t) {
+    return t.defined() ? reinterpret_cast<uint16_t*>(t.data_ptr<at::BFloat16>()) : nullptr;
+  };
+  kernels::rms_norm(bits(rows), rows.stride(0), bits(w), static_cast<float>(eps), rows.size(0),
+                    cols, bits(out));
+  return out;
+}
+
+}  // namespace
+
 torch::Tensor NormImpl::forward(const torch::Tensor& x) const {
   // Statistics in fp32 whatever the compute dtype (fp64 stays fp64: gradient checks).
   const auto f32 = x.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
   if (kind == NormKind::kRms) {
+    torch::Tensor fused = fused_rms_norm(x, weight, eps);
+    if (fused.defined()) return fused;
     // transformers' LlamaRMSNorm, operation for operation (llama-like models keep their bits).
     torch::Tensor h = x.to(f32);
     torch::Tensor var = h.pow(2).mean(-1, /*keepdim=*/true);

