@@ -28,7 +28,7 @@ void run_bench_decode(BenchDecodeCli o) {
               (long long)o.bench.rounds);
   std::printf("cpu: %s; read bandwidth %.1f GB/s median (%lld MiB buffer)\n", r.cpu.c_str(),
               r.read_gbps, (long long)o.bench.bandwidth_mib);
-  std::printf("medians over the rounds; 'of bw' against each round's own probe\n");
+  std::printf("medians over the rounds; 'of bw' against the probes either side of each run\n");
   std::printf("%-8s %-12s %7s %12s %11s %9s %7s %7s %12s  %s\n", "weights", "kernel", "load s",
               "prefill t/s", "decode t/s", "MB/token", "GB/s", "of bw", "min-max", "speed-up");
   for (const auto& row : r.rows) {
