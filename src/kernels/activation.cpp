@@ -22,16 +22,13 @@ LLMPRUNE_AVX512 inline __m512 silu_512(__m512 x) {
   const __m512 e = detail::exp_512(_mm512_sub_ps(_mm512_setzero_ps(), x));
   return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
 }
-LLMPRUNE_AVX512 inline __m512 load_bf16_512(const uint16_t* p, __mmask16 m) {
-  return _mm512_castsi512_ps(
-      _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p)), 16));
-}
 LLMPRUNE_AVX512 void silu_mul_512(const uint16_t* g, const uint16_t* u, uint16_t* o, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
-    const __m512 sf = _mm512_castsi512_ps(detail::round_bf16_hi(silu_512(load_bf16_512(g + i, m))));
-    _mm256_mask_storeu_epi16(o + i, m,
-                             detail::to_bf16_512(_mm512_mul_ps(sf, load_bf16_512(u + i, m))));
+    const __mmask16 m = detail::lanes16(n - i);
+    const __m512 sf =
+        _mm512_castsi512_ps(detail::round_bf16_hi(silu_512(detail::load_bf16_512(g + i, m))));
+    _mm256_mask_storeu_epi16(
+        o + i, m, detail::to_bf16_512(_mm512_mul_ps(sf, detail::load_bf16_512(u + i, m))));
   }
 }
 

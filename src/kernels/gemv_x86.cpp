@@ -8,6 +8,7 @@
 
 #include "kernels/gemv_internal.h"
 #include "kernels/q8_weight.h"
+#include "kernels/vec_math.h"
 
 #if defined(__x86_64__)
 // GCC 12's AVX-512 headers trip its own uninitialized-value warnings (setzero, reduce).
@@ -30,14 +31,11 @@ namespace {
 // the speed on a Zen 5 host (30 against 60 GB/s, 2 threads, 2026-12-02). With several
 // activation rows, R = 4 shares each activation load between four weight rows.
 
-__attribute__((target(LLMPRUNE_AVX512))) inline __m512 widen_bf16(__m256i h) {
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
 __attribute__((target(LLMPRUNE_AVX512))) inline __m512 load_w(const float* p, __mmask16 m) {
   return _mm512_maskz_loadu_ps(m, p);
 }
 __attribute__((target(LLMPRUNE_AVX512))) inline __m512 load_w(const uint16_t* p, __mmask16 m) {
-  return widen_bf16(_mm256_maskz_loadu_epi16(m, p));
+  return load_bf16_512(p, m);
 }
 
 // f32 activations against f32 or bf16 (widened exactly) weights, 16 lanes per step.

@@ -20,10 +20,7 @@ namespace llmprune::kernels::detail {
 
 namespace {
 
-// The low n (<= 16) lanes.
-inline __mmask16 lanes(int64_t n) {
-  return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << std::max<int64_t>(n, 0)) - 1);
-}
+using detail::lanes16;
 
 LLMPRUNE_BF16 inline __m512bh as_bh(__m512i x) { return reinterpret_cast<__m512bh&>(x); }
 // 16 bf16 to dst's lanes in m (masked stores are slow on some CPUs: plain when all 16).
@@ -70,7 +67,7 @@ LLMPRUNE_BF16 void scores(const uint32_t* q, int64_t np, const uint32_t* kp, int
 // 0. Writes n bf16 probabilities (n / 2 pairs) to p.
 LLMPRUNE_BF16 void softmax_row(float* s, int64_t n, int64_t lo, int64_t hi, uint32_t* p) {
   const int64_t j0 = lo / 16 * 16, j1 = (hi + 15) / 16 * 16;  // the vectors meeting [lo, hi)
-  auto in = [&](int64_t j) { return __mmask16(lanes(hi - j) & ~lanes(lo - j)); };
+  auto in = [&](int64_t j) { return __mmask16(lanes16(hi - j) & ~lanes16(lo - j)); };
   __m512 m = _mm512_set1_ps(-INFINITY);
   for (int64_t j = j0; j < j1; j += 16) m = _mm512_mask_max_ps(m, in(j), m, _mm512_loadu_ps(s + j));
   const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(m));
@@ -108,7 +105,7 @@ LLMPRUNE_BF16 void pv(const uint32_t* p, int64_t ldp, const uint32_t* vp, int64_
   for (int r = 0; r < NR; ++r)
     for (int c = 0; c < NC; ++c) {
       const int64_t col = col0 + c * 16;
-      store16(out[r] + col, lanes(hd - col), to_bf16_512(a[r][c]));
+      store16(out[r] + col, lanes16(hd - col), to_bf16_512(a[r][c]));
     }
 }
 
@@ -135,7 +132,7 @@ LLMPRUNE_BF16 void pack_k_512(const uint16_t* k, int64_t stride, const PackDims&
     const int64_t keys = std::min<int64_t>(16, d.S - kb * 16);
     const uint16_t* rows = k + kb * 16 * stride;
     if (gather) {  // pair i of 16 rows: 32-bit gathers at element offsets j * stride + 2i
-      const __mmask16 m = lanes(keys);
+      const __mmask16 m = lanes16(keys);
       for (int64_t i = 0; i < np; ++i)
         _mm512_storeu_si512(o + i * 16, _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, idx,
                                                                     rows + 2 * i, 2));
@@ -157,7 +154,7 @@ LLMPRUNE_BF16 void pack_v_512(const uint16_t* v, int64_t stride, const PackDims&
     const uint16_t* r0 = v + j * stride;
     const uint16_t* r1 = r0 + stride;
     for (int64_t c = 0; c < d.hdv; c += 16) {
-      const __mmask16 m = lanes(d.hd - c);
+      const __mmask16 m = lanes16(d.hd - c);
       const __m512i a = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(j < d.S ? m : 0, r0 + c));
       const __m512i b =
           _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(j + 1 < d.S ? m : 0, r1 + c));
@@ -169,9 +166,8 @@ LLMPRUNE_BF16 void pack_v_512(const uint16_t* v, int64_t stride, const PackDims&
 LLMPRUNE_BF16 void scale_q_512(const uint16_t* q, float scale, const PackDims& d, uint32_t* dst) {
   const __m512 sc = _mm512_set1_ps(scale);
   for (int64_t c = 0; c < d.hdp; c += 16) {
-    const __m512i h = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(lanes(d.hd - c), q + c));
-    const __m512 x = _mm512_castsi512_ps(_mm512_slli_epi32(h, 16));
-    store16(reinterpret_cast<uint16_t*>(dst) + c, lanes(d.hdp - c),
+    const __m512 x = detail::load_bf16_512(q + c, lanes16(d.hd - c));
+    store16(reinterpret_cast<uint16_t*>(dst) + c, lanes16(d.hdp - c),
             to_bf16_512(_mm512_mul_ps(x, sc)));
   }
 }

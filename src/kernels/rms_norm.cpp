@@ -33,13 +33,8 @@ void row_scalar(const uint16_t* x, const uint16_t* w, float eps, int64_t n, uint
 }
 
 #if defined(__x86_64__)
-LLMPRUNE_AVX512_MATH inline __m512 load16(const uint16_t* p, __mmask16 m) {
-  return _mm512_castsi512_ps(
-      _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p)), 16));
-}
-inline __mmask16 lanes(int64_t left) {
-  return left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
-}
+using detail::lanes16;
+using detail::load_bf16_512;
 
 LLMPRUNE_AVX512_MATH void row_512(const uint16_t* x, const uint16_t* w, float eps, int64_t n,
                                   uint16_t* out) {
@@ -48,20 +43,21 @@ LLMPRUNE_AVX512_MATH void row_512(const uint16_t* x, const uint16_t* w, float ep
   int64_t i = 0;
   for (; i + 64 <= n; i += 64)
     for (int j = 0; j < 4; ++j) {
-      const __m512 v = load16(x + i + 16 * j, 0xFFFF);
+      const __m512 v = load_bf16_512(x + i + 16 * j, 0xFFFF);
       s[j] = _mm512_fmadd_ps(v, v, s[j]);
     }
   for (; i < n; i += 16) {
-    const __m512 v = load16(x + i, lanes(n - i));
+    const __m512 v = load_bf16_512(x + i, lanes16(n - i));
     s[0] = _mm512_fmadd_ps(v, v, s[0]);
   }
   const __m512 r = _mm512_set1_ps(inv_rms(
       _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s[0], s[1]), _mm512_add_ps(s[2], s[3]))), n,
       eps));
   for (i = 0; i < n; i += 16) {
-    const __mmask16 m = lanes(n - i);
-    __m512 y = _mm512_castsi512_ps(detail::round_bf16_hi(_mm512_mul_ps(load16(x + i, m), r)));
-    if (w) y = _mm512_mul_ps(load16(w + i, m), y);
+    const __mmask16 m = lanes16(n - i);
+    __m512 y =
+        _mm512_castsi512_ps(detail::round_bf16_hi(_mm512_mul_ps(load_bf16_512(x + i, m), r)));
+    if (w) y = _mm512_mul_ps(load_bf16_512(w + i, m), y);
     _mm256_mask_storeu_epi16(out + i, m, detail::to_bf16_512(y));
   }
 }

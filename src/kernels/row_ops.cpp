@@ -3,6 +3,7 @@
 
 #include "kernels/gemv.h"
 #include "kernels/gemv_internal.h"
+#include "kernels/vec_math.h"
 
 #if defined(__x86_64__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -37,8 +38,7 @@ LLMPRUNE_AVX512 inline __m512 load16(const float* p, __mmask16 m) {
   return _mm512_maskz_loadu_ps(m, p);
 }
 LLMPRUNE_AVX512 inline __m512 load16(const uint16_t* p, __mmask16 m) {
-  return _mm512_castsi512_ps(
-      _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p)), 16));
+  return detail::load_bf16_512(p, m);
 }
 template <typename T>
 LLMPRUNE_AVX512 float dot_512(const float* a, const T* b, int64_t n) {

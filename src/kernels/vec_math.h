@@ -54,6 +54,17 @@ LLMPRUNE_AVX2_MATH inline __m256 exp_256(__m256 x) {
   return _mm256_mul_ps(_mm256_mul_ps(p, pow2_256(half)), pow2_256(_mm256_sub_epi32(ni, half)));
 }
 
+// The low n lanes of 16 (n clamped to [0, 16]): masks for row tails.
+inline __mmask16 lanes16(int64_t n) {
+  return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
+}
+
+// 16 bf16 values (the lanes of m; others 0) widened exactly to f32.
+LLMPRUNE_AVX512_MATH inline __m512 load_bf16_512(const uint16_t* p, __mmask16 m) {
+  return _mm512_castsi512_ps(
+      _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p)), 16));
+}
+
 // f32 -> bf16 to nearest even, NaN -> 0x7FC0 (c10::BFloat16's round_to_nearest_even), kept
 // in the high half of each 32-bit lane (low half zero: the lane is the rounded f32).
 LLMPRUNE_AVX512_MATH inline __m512i round_bf16_hi(__m512 x) {
