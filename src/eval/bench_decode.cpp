@@ -19,6 +19,7 @@
 #include "model/runtime.h"
 #include "serve/generate.h"
 #include "util/error.h"
+#include "util/huge_pages.h"
 #include "util/log.h"
 #include "util/timer.h"
 
@@ -84,9 +85,12 @@ Contender load_row(const DecodeBenchOptions& o, const std::string& weights, bool
   LoadOptions lo;
   lo.dtype = o.dtype;
   lo.weights = weights;
+  lo.huge_pages = o.huge_pages;
+  const int64_t huge_before = anon_huge_page_bytes();
   Timer timer;
   c.model = CausalLM::load(o.model, lo);
   c.row.load_seconds = timer.seconds();
+  const int64_t huge_after = anon_huge_page_bytes();
   const bool bf16 = c.model->dtype() == torch::kBFloat16;
   const auto kind = weights == "q8_0"           ? kernels::WeightKind::kQ8_0
                     : bf16 || weights == "bf16" ? kernels::WeightKind::kBF16
@@ -96,6 +100,12 @@ Contender load_row(const DecodeBenchOptions& o, const std::string& weights, bool
     c.row.kernel = libtorch ? "libtorch" : kernels::gemv_kernel_name(kind, bf16);
   }
   c.row.bytes_per_token = bytes_per_token(*c.model, o.prompt_tokens + o.tokens / 2);
+  if (huge_before >= 0 && huge_after >= 0) {
+    const auto* lm = dynamic_cast<const DecoderLM*>(c.model.get());
+    c.row.huge_page_fraction = std::clamp(static_cast<double>(huge_after - huge_before) /
+                                              static_cast<double>(lm->decode_weight_bytes()),
+                                          0.0, 1.0);
+  }
   log_info("bench decode: loaded ", weights, " (", c.row.kernel, ") in ",
            fixed(c.row.load_seconds, 2), " s");
   return c;
@@ -215,7 +225,9 @@ json DecodeBenchResult::to_json() const {
                          {"fraction_min", r.fraction_min},
                          {"fraction_max", r.fraction_max},
                          {"speedup_vs", r.speedup_vs.empty() ? json(nullptr) : json(r.speedup_vs)},
-                         {"speedup_median", or_null(r.speedup_median)}});
+                         {"speedup_median", or_null(r.speedup_median)},
+                         {"weights_on_huge_pages",
+                          r.huge_page_fraction >= 0 ? json(r.huge_page_fraction) : json(nullptr)}});
   json rounds_json = json::array();
   double probe_min = 0, probe_max = 0;
   for (size_t k = 0; k < rounds.size(); ++k) {
@@ -241,6 +253,7 @@ json DecodeBenchResult::to_json() const {
               {"model", opts.model},
               {"dtype", opts.dtype},
               {"kernel_limit", opts.kernels},
+              {"huge_pages", opts.huge_pages},
               {"prompt_tokens", opts.prompt_tokens},
               {"tokens", opts.tokens},
               {"threads", threads},
@@ -249,6 +262,9 @@ json DecodeBenchResult::to_json() const {
               {"read_bandwidth_gbps_min", probe_min},
               {"read_bandwidth_gbps_max", probe_max},
               {"bandwidth_buffer_mib", opts.bandwidth_mib},
+              {"transparent_huge_pages", huge_pages},
+              {"bandwidth_buffer_on_huge_pages",
+               probe_huge_page_fraction >= 0 ? json(probe_huge_page_fraction) : json(nullptr)},
               {"medians_over_rounds", rounds.size()},
               {"results", rows_json},
               {"rounds", rounds_json}};
@@ -270,6 +286,7 @@ DecodeBenchResult bench_decode(const DecodeBenchOptions& o) {
   result.opts = o;
   result.threads = at::get_num_threads();
   result.cpu = kernels::cpu_features().summary();
+  result.huge_pages = huge_pages_mode();
 
   // Every row's model at once, so that each round times them all at one host moment.
   std::vector<Contender> rows;
@@ -292,7 +309,13 @@ DecodeBenchResult bench_decode(const DecodeBenchOptions& o) {
     // A probe before every row and after the last: each run is compared with the mean of
     // the probes on either side of it, the machine's state while it ran.
     DecodeBenchRound round;
-    auto probe = [&] { return kernels::measure_read_bandwidth(o.bandwidth_mib << 20).best_gbps; };
+    auto probe = [&] {
+      const kernels::BandwidthResult b = kernels::measure_read_bandwidth(o.bandwidth_mib << 20);
+      double& least = result.probe_huge_page_fraction;
+      if (b.huge_page_fraction >= 0)
+        least = least < 0 ? b.huge_page_fraction : std::min(least, b.huge_page_fraction);
+      return b.best_gbps;
+    };
     std::vector<double> probes{probe()};
     for (auto& c : rows) {
       DecodeBenchSample s = time_row(c, prompt, o.tokens, level);
@@ -319,6 +342,7 @@ json LoadBenchResult::to_json() const {
   return json{{"benchmark", "load"},
               {"model", model},
               {"dtype", dtype},
+              {"huge_pages", huge_pages},
               {"read_seconds", read_seconds},
               {"load_seconds", load_seconds},
               {"load_over_read", read_seconds > 0 ? load_seconds / read_seconds : 0.0},
@@ -329,16 +353,18 @@ json LoadBenchResult::to_json() const {
               {"peak_rss_over_weights_bytes", peak_rss_bytes - weight_bytes}};
 }
 
-LoadBenchResult bench_load(const std::string& model, const std::string& dtype) {
+LoadBenchResult bench_load(const std::string& model, const std::string& dtype, bool huge_pages) {
   LoadBenchResult r;
   r.model = model;
   r.dtype = dtype;
+  r.huge_pages = huge_pages;
   const auto files = weight_files(model);
   read_files(files, &r.file_bytes);  // warms the page cache
   r.read_seconds = read_files(files, &r.file_bytes);
   r.rss_before_bytes = current_rss_bytes();
   LoadOptions lo;
   lo.dtype = dtype;
+  lo.huge_pages = huge_pages;
   Timer timer;
   auto m = CausalLM::load(model, lo);
   r.load_seconds = timer.seconds();

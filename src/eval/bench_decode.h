@@ -21,6 +21,7 @@ struct DecodeBenchOptions {
   int64_t bandwidth_mib = 1024;  // buffer of the read-bandwidth probe
   int64_t rounds = 3;            // probe + every row once, per round
   uint64_t seed = 0;
+  bool huge_pages = true;  // LoadOptions::huge_pages of every row
 };
 
 // One row's timed run in one round.
@@ -50,11 +51,18 @@ struct DecodeBenchRow {
   // run has no reference row.
   std::string speedup_vs;
   double speedup_median = 0;
+  // Share of the weights decoding reads that Linux put on huge pages while loading this row
+  // (util/huge_pages.h; -1 when unknown).
+  double huge_page_fraction = -1;
 };
 
 struct DecodeBenchResult {
   DecodeBenchOptions opts;
   double read_gbps = 0;  // median of the rounds' probes
+  // Linux's transparent huge page setting, and the least share of a probe's buffer on huge
+  // pages (-1 when unknown).
+  std::string huge_pages;
+  double probe_huge_page_fraction = -1;
   int threads = 0;
   std::string cpu;
   std::vector<DecodeBenchRow> rows;
@@ -69,6 +77,7 @@ DecodeBenchResult bench_decode(const DecodeBenchOptions& opts);
 
 struct LoadBenchResult {
   std::string model, dtype;
+  bool huge_pages = false;
   double read_seconds = 0;  // reading every weight file once (warm cache, best of 2)
   double load_seconds = 0;  // CausalLM::load
   int64_t file_bytes = 0, weight_bytes = 0;  // on disk; parameters in memory
@@ -77,6 +86,7 @@ struct LoadBenchResult {
 };
 
 // Run in a fresh process (peak RSS is the process's).
-LoadBenchResult bench_load(const std::string& model, const std::string& dtype);
+// `huge_pages`: LoadOptions::huge_pages.
+LoadBenchResult bench_load(const std::string& model, const std::string& dtype, bool huge_pages);
 
 }  // namespace llmprune

@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <vector>
 
 #include "kernels/cpu_features.h"
+#include "util/huge_pages.h"
 
 #if defined(__x86_64__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -65,11 +65,20 @@ float sum(const float* v, int64_t n) {
 BandwidthResult measure_read_bandwidth(int64_t bytes, int passes) {
   constexpr int64_t kLine = 64;  // floats per step of every sum (whole steps only)
   const int64_t lines = std::max<int64_t>(1, bytes / (kLine * 4));
-  std::vector<float> buf(static_cast<size_t>(lines * kLine));
+  // On huge pages where Linux allows, as the weights decoding reads (util/huge_pages.h).
+  HugeBuffer mem(static_cast<size_t>(lines * kLine) * sizeof(float));
+  float* buf = reinterpret_cast<float*>(mem.data());
+  const int64_t huge_before = anon_huge_page_bytes();
   at::parallel_for(0, lines, 1 << 10, [&](int64_t a, int64_t b) {
-    std::fill(buf.begin() + a * kLine, buf.begin() + b * kLine, 1.0f);
+    std::fill(buf + a * kLine, buf + b * kLine, 1.0f);
   });
   BandwidthResult r;
+  const int64_t huge_after = anon_huge_page_bytes();
+  r.huge_page_fraction = huge_before < 0 || huge_after < 0
+                             ? -1.0
+                             : std::clamp(static_cast<double>(huge_after - huge_before) /
+                                              static_cast<double>(mem.size()),
+                                          0.0, 1.0);
   r.bytes = lines * kLine * 4;
   r.threads = at::get_num_threads();
   std::atomic<int64_t> sink{0};
@@ -77,7 +86,7 @@ BandwidthResult measure_read_bandwidth(int64_t bytes, int passes) {
     const auto t0 = std::chrono::steady_clock::now();
     // One contiguous range per thread, as the GEMV kernels split their rows.
     at::parallel_for(0, lines, lines / std::max(1, r.threads) + 1, [&](int64_t a, int64_t b) {
-      sink += static_cast<int64_t>(sum(buf.data() + a * kLine, (b - a) * kLine));
+      sink += static_cast<int64_t>(sum(buf + a * kLine, (b - a) * kLine));
     });
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     r.best_gbps = std::max(r.best_gbps, static_cast<double>(r.bytes) / s / 1e9);

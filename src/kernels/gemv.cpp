@@ -65,7 +65,29 @@ void scalar_q8(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1, f
   }
 }
 
+void scalar_quantize(const float* f32, const uint16_t* bf16, int64_t cols, int8_t* q, float* d,
+                     int32_t* sum128) {
+  for (int64_t b = 0; b < cols / 32; ++b) {
+    float v[32];
+    for (int e = 0; e < 32; ++e) v[e] = f32 ? f32[b * 32 + e] : bf16_to_f32(bf16[b * 32 + e]);
+    float amax = 0;
+    for (float e : v) amax = std::max(amax, std::fabs(e));
+    const float db = amax / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
+    int32_t sum = 0;
+    int8_t* dst = q + b / 16 * kQ8Group + q8_lane_offset(b * 32);
+    for (int e = 0; e < 32; ++e) {
+      const int qe = q8_round(v[e] * id);  // as the weights: ties away from zero
+      dst[(e / 4) * 64 + e % 4] = static_cast<int8_t>(qe);
+      sum += qe;
+    }
+    d[b] = db;
+    sum128[b] = 128 * sum;
+  }
+}
+
 }  // namespace
+
+QuantizeRow scalar_quantizer() { return scalar_quantize; }
 
 RowKernel scalar_kernel(WeightKind kind) {
   switch (kind) {
@@ -112,37 +134,19 @@ detail::RowKernel kernel_for(WeightKind kind, Isa isa) {
   return k ? k : detail::scalar_kernel(kind);
 }
 
-// Q8_0 activations in the weights' layout (per block: d = max|x| / 127, q = round(x / d)).
+detail::QuantizeRow quantizer_for(Isa isa) {
+  detail::QuantizeRow f = nullptr;
+  if (isa == Isa::kAvx512Vnni) f = detail::avx512_quantizer();
+  if (isa == Isa::kAvx2) f = detail::avx2_quantizer();
+  return f ? f : detail::scalar_quantizer();
+}
+
+// Q8_0 activations in the weights' layout, reused between calls.
 struct QuantizedX {
   std::vector<int8_t> q;
   std::vector<float> d;
   std::vector<int32_t> sum128;
 };
-
-void quantize_activations(const float* x, int64_t n, int64_t cols, int64_t padded,
-                          QuantizedX& out) {
-  const int64_t blocks = padded / 32;
-  out.q.assign(static_cast<size_t>(n * padded), 0);
-  out.d.assign(static_cast<size_t>(n * blocks), 0.0f);
-  out.sum128.assign(static_cast<size_t>(n * blocks), 0);
-  for (int64_t m = 0; m < n; ++m)
-    for (int64_t b = 0; b < cols / 32; ++b) {
-      const float* v = x + m * cols + b * 32;
-      float amax = 0;
-      for (int e = 0; e < 32; ++e) amax = std::max(amax, std::fabs(v[e]));
-      const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-      int32_t sum = 0;
-      // Element 4 s + t of block b sits at byte 64 s + 4 (b % 16) + t of its group.
-      int8_t* dst = out.q.data() + m * padded + b / 16 * kQ8Group + q8_lane_offset(b * 32);
-      for (int64_t e = 0; e < 32; ++e) {
-        const int q = q8_round(v[e] * id);  // as the weights: ties away from zero
-        dst[(e / 4) * 64 + e % 4] = static_cast<int8_t>(q);
-        sum += q;
-      }
-      out.d[static_cast<size_t>(m * blocks + b)] = d;
-      out.sum128[static_cast<size_t>(m * blocks + b)] = 128 * sum;
-    }
-}
 
 }  // namespace
 
@@ -185,32 +189,52 @@ void gemv(const std::vector<GemvTask>& tasks, const Activations& x) {
   p.cols = w0.cols;
   p.bf16 = x.bf16;
   p.f32 = x.f32;
-  // Kernels other than the BF16 dot product read f32 activations.
+  // Kernels other than the BF16 dot product and Q8_0 read f32 activations.
   thread_local std::vector<float> widened;
-  if (!p.f32 && isa != Isa::kAvx512Bf16) {
+  if (!p.f32 && isa != Isa::kAvx512Bf16 && w0.kind != WeightKind::kQ8_0) {
     widened.resize(static_cast<size_t>(x.n * w0.cols));
     for (size_t i = 0; i < widened.size(); ++i) widened[i] = detail::bf16_to_f32(x.bf16[i]);
     p.f32 = widened.data();
   }
   thread_local QuantizedX qx;
   if (w0.kind == WeightKind::kQ8_0) {
-    quantize_activations(p.f32, x.n, w0.cols, w0.padded_cols, qx);
+    const int64_t padded = w0.padded_cols, blocks = padded / 32;
+    qx.q.assign(static_cast<size_t>(x.n * padded), 0);
+    qx.d.assign(static_cast<size_t>(x.n * blocks), 0.0f);
+    qx.sum128.assign(static_cast<size_t>(x.n * blocks), 0);
+    const detail::QuantizeRow quantize = quantizer_for(isa);
+    for (int64_t m = 0; m < x.n; ++m)
+      quantize(p.f32 ? p.f32 + m * w0.cols : nullptr, p.f32 ? nullptr : p.bf16 + m * w0.cols,
+               w0.cols, qx.q.data() + m * padded, qx.d.data() + m * blocks,
+               qx.sum128.data() + m * blocks);
     p.q = qx.q.data();
     p.qd = qx.d.data();
     p.qsum128 = qx.sum128.data();
   }
   const detail::RowKernel kernel = kernel_for(w0.kind, isa);
-  // Rows in chunks of 16 (the kernels' unroll divides it), numbered across the tasks; ~64 KiB
-  // of weights per thread at least, so small products stay on one thread.
+  // Rows in chunks (for several activation rows 16, which the four-row kernels' unroll
+  // divides; for one, 4, so that the threads finish closer together), numbered across the
+  // tasks; ~64 KiB of weights per thread at least, so small products stay on one thread.
+  const int64_t chunk_rows = x.n == 1 ? 4 : 16;
   std::vector<int64_t> first_chunk{0};  // task i owns chunks [first_chunk[i], first_chunk[i+1])
-  for (const GemvTask& t : tasks) first_chunk.push_back(first_chunk.back() + (t.w.rows + 15) / 16);
+  for (const GemvTask& t : tasks)
+    first_chunk.push_back(first_chunk.back() + (t.w.rows + chunk_rows - 1) / chunk_rows);
   const int64_t chunks = first_chunk.back();
   auto run = [&](int64_t c0, int64_t c1) {  // chunks [c0, c1), possibly over several tasks
     for (size_t i = 0; i < tasks.size() && c0 < c1; ++i) {
       if (c0 >= first_chunk[i + 1]) continue;
       const int64_t end = std::min(c1, first_chunk[i + 1]), base = first_chunk[i];
       const GemvTask& t = tasks[i];
-      kernel(t.w, p, (c0 - base) * 16, std::min(t.w.rows, (end - base) * 16), t.y);
+      const int64_t r0 = (c0 - base) * chunk_rows,
+                    r1 = std::min(t.w.rows, (end - base) * chunk_rows);
+      kernel(t.w, p, r0, r1, t.y);
+      if (t.bias || t.y_bf16)
+        for (int64_t m = 0; m < x.n; ++m)
+          for (int64_t r = r0; r < r1; ++r) {
+            float& v = t.y[m * t.w.rows + r];
+            if (t.bias) v += t.bias[r];
+            if (t.y_bf16) t.y_bf16[m * t.w.rows + r] = detail::to_bf16(v);
+          }
       c0 = end;
     }
   };
@@ -218,31 +242,26 @@ void gemv(const std::vector<GemvTask>& tasks, const Activations& x) {
                                 ? w0.padded_cols / kQ8Group * kQ8GroupBytes
                                 : (w0.kind == WeightKind::kBF16 ? 2 : 4) * w0.cols;
   const int64_t grain =
-      std::max<int64_t>(1, (int64_t{64} << 10) / std::max<int64_t>(1, 16 * row_bytes));
+      std::max<int64_t>(1, (int64_t{64} << 10) / std::max<int64_t>(1, chunk_rows * row_bytes));
   const int64_t threads = std::min<int64_t>(at::get_num_threads(), (chunks + grain - 1) / grain);
   if (threads <= 1) {
     run(0, chunks);
-  } else {
-    // Guided: each thread takes the next piece, sized to a share of what is left
-    // (remaining / 2 threads, down to one chunk), until none is left. A thread the host slows
-    // down (shared VMs) does less instead of holding up the others, and the last pieces are
-    // small, so the threads finish within about one chunk of each other.
-    std::atomic<int64_t> next{0};
-    at::parallel_for(0, threads, 1, [&](int64_t, int64_t) {
-      int64_t c0 = next.load(std::memory_order_relaxed);
-      while (c0 < chunks) {
-        const int64_t c1 =
-            std::min(chunks, c0 + std::max<int64_t>(1, (chunks - c0) / (2 * threads)));
-        if (!next.compare_exchange_weak(c0, c1, std::memory_order_relaxed)) continue;
-        run(c0, c1);
-        c0 = next.load(std::memory_order_relaxed);
-      }
-    });
+    return;
   }
-  for (const GemvTask& t : tasks)
-    if (t.bias)
-      for (int64_t m = 0; m < x.n; ++m)
-        for (int64_t r = 0; r < t.w.rows; ++r) t.y[m * t.w.rows + r] += t.bias[r];
+  // Guided: each thread takes the next piece, sized to a share of what is left
+  // (remaining / 2 threads, down to one chunk), until none is left. A thread the host slows
+  // down (shared VMs) does less instead of holding up the others, and the last pieces are
+  // small, so the threads finish within about one chunk of each other.
+  std::atomic<int64_t> next{0};
+  at::parallel_for(0, threads, 1, [&](int64_t, int64_t) {
+    int64_t c0 = next.load(std::memory_order_relaxed);
+    while (c0 < chunks) {
+      const int64_t c1 = std::min(chunks, c0 + std::max<int64_t>(1, (chunks - c0) / (2 * threads)));
+      if (!next.compare_exchange_weak(c0, c1, std::memory_order_relaxed)) continue;
+      run(c0, c1);
+      c0 = next.load(std::memory_order_relaxed);
+    }
+  });
 }
 
 }  // namespace llmprune::kernels

@@ -42,6 +42,9 @@ struct GemvTask {
   WeightView w;
   const float* bias = nullptr;  // f32 [w.rows] or null
   float* y = nullptr;           // [n, w.rows]
+  // Optional [n, w.rows]: y rounded to bf16 (to nearest even, as c10::BFloat16), written by
+  // the thread that computed the rows, so bf16 outputs cost no extra pass.
+  uint16_t* y_bf16 = nullptr;
 };
 void gemv(const std::vector<GemvTask>& tasks, const Activations& x);
 

@@ -40,6 +40,17 @@ struct Prepared {
 using RowKernel = void (*)(const WeightView& w, const Prepared& x, int64_t r0, int64_t r1,
                            float* y);
 
+// Q8_0 quantization of one activation row of `cols` values (a multiple of 32; f32, or bf16
+// when f32 is null) into the weights' interleaved layout: block b's scale d[b] = max|x| / 127,
+// its quants round(x / d) (ties away from zero, util/q8_0.h) at byte 64 s + 4 (b % 16) + t of
+// group b / 16 for element 4 s + t, and sum128[b] = 128 x their sum. The padding past `cols`
+// is left as it is.
+using QuantizeRow = void (*)(const float* f32, const uint16_t* bf16, int64_t cols, int8_t* q,
+                             float* d, int32_t* sum128);
+QuantizeRow scalar_quantizer();
+QuantizeRow avx2_quantizer();  // nullptr when the build cannot provide it
+QuantizeRow avx512_quantizer();
+
 // Each returns nullptr when this build cannot provide it (the caller checks the CPU).
 RowKernel scalar_kernel(WeightKind kind);
 RowKernel avx2_kernel(WeightKind kind);                   // needs AVX2 + FMA

@@ -34,7 +34,7 @@ Q8Weight quantize_q8_weight(int64_t rows, int64_t cols,
   q.cols = cols;
   q.padded_cols = (cols + kQ8Group - 1) / kQ8Group * kQ8Group;
   const int64_t row_bytes = q.row_bytes();
-  q.data.resize(static_cast<size_t>(rows * row_bytes));
+  q.data = HugeBuffer(static_cast<size_t>(rows * row_bytes));
   at::parallel_for(0, rows, 16, [&](int64_t r0, int64_t r1) {
     std::vector<uint8_t> packed(static_cast<size_t>(cols / kQ8_0Block * kQ8_0BlockBytes));
     std::vector<float> values(static_cast<size_t>(cols));

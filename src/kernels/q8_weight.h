@@ -10,9 +10,9 @@
 
 #include <cstdint>
 #include <functional>
-#include <vector>
 
 #include "kernels/gemv.h"
+#include "util/huge_pages.h"
 
 namespace llmprune::kernels {
 
@@ -21,7 +21,7 @@ constexpr int64_t kQ8GroupBytes = kQ8Group + 2 * (kQ8Group / 32);  // quants, th
 
 struct Q8Weight {
   int64_t rows = 0, cols = 0, padded_cols = 0;
-  std::vector<uint8_t> data;  // [rows, row_bytes()]
+  HugeBuffer data;  // [rows, row_bytes()], on huge pages where Linux allows (decoding streams it)
   int64_t row_bytes() const { return padded_cols / kQ8Group * kQ8GroupBytes; }
   WeightView view() const;
   int64_t bytes() const { return static_cast<int64_t>(data.size()); }

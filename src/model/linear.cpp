@@ -25,8 +25,8 @@ std::vector<torch::Tensor> try_gemv(const torch::Tensor& x, const std::vector<Li
   const int64_t cols = x.size(-1), n = x.numel() / cols;
   std::vector<kernels::GemvTask> tasks(maps.size());
   std::vector<torch::Tensor> keep, ys;  // contiguous weights, f32 biases; the outputs
-  // The kernels write f32; bf16 results are rounded here (as Tensor::to does: to nearest,
-  // ties to even), which saves a LibTorch conversion per map and token.
+  // The kernels write f32 (into scratch when x is bf16) and round bf16 results into the
+  // outputs themselves (as Tensor::to does: to nearest, ties to even).
   thread_local std::vector<float> scratch;
   std::vector<int64_t> offsets;  // task i's f32 output in scratch (bf16 x only)
   int64_t total = 0;
@@ -70,8 +70,10 @@ std::vector<torch::Tensor> try_gemv(const torch::Tensor& x, const std::vector<Li
     buf.resize(static_cast<size_t>(total));
     f32_out = buf.data();
   }
-  for (size_t i = 0; i < maps.size(); ++i)
+  for (size_t i = 0; i < maps.size(); ++i) {
     tasks[i].y = f32_out ? f32_out + offsets[i] : ys[i].data_ptr<float>();
+    if (f32_out) tasks[i].y_bf16 = reinterpret_cast<uint16_t*>(ys[i].data_ptr<at::BFloat16>());
+  }
   const torch::Tensor xc = x.contiguous();
   kernels::Activations act;
   act.n = n;
@@ -80,12 +82,6 @@ std::vector<torch::Tensor> try_gemv(const torch::Tensor& x, const std::vector<Li
   else
     act.f32 = xc.data_ptr<float>();
   kernels::gemv(tasks, act);
-  if (xt == torch::kBFloat16)
-    for (size_t i = 0; i < maps.size(); ++i) {
-      at::BFloat16* out = ys[i].data_ptr<at::BFloat16>();
-      const float* in = tasks[i].y;
-      for (int64_t j = 0; j < ys[i].numel(); ++j) out[j] = at::BFloat16(in[j]);
-    }
   return ys;
 }
 

@@ -36,6 +36,7 @@ struct RuntimeOptions {
   // Commands that load a model for inference (add_weight_options):
   std::string weights = "native";  // native | bf16 (kept under f32 compute) | q8_0
   bool check_weights = false;      // scan every weight for NaN/Inf while loading
+  std::string huge_pages = "off";  // on | off: LoadOptions::huge_pages (a command's default)
 };
 
 // --model DIR (required): a Hugging Face checkpoint folder.
@@ -43,7 +44,10 @@ void add_model_option(CLI::App* cmd, std::string& dir);
 // --device, --dtype (unless with_dtype is false), --threads, --seed.
 void add_runtime_options(CLI::App* cmd, RuntimeOptions& opts, bool with_dtype = true);
 // --weights native|bf16|q8_0 and --check-weights (commands that run a loaded model).
+// Also --huge-pages (its default is opts.huge_pages as set by the command).
 void add_weight_options(CLI::App* cmd, RuntimeOptions& opts);
+// --huge-pages on|off into `value` (default: its current value).
+void add_huge_pages_option(CLI::App* cmd, std::string& value);
 // The "Calibration" option group: --dataset, --data-dir, --nsamples, --seqlen, --batch-size,
 // --max-batches (the seed comes from --seed).
 void add_calibration_options(CLI::App* cmd, CalibOptions& calib);

@@ -88,6 +88,7 @@ LoadOptions load_options(const RuntimeOptions& opts) {
   lo.dtype = opts.dtype;
   lo.weights = opts.weights;
   lo.check_weights = opts.check_weights;
+  lo.huge_pages = opts.huge_pages == "on";
   return lo;
 }
 

@@ -62,6 +62,7 @@ void add_staged_options(CLI::App* cmd, StagedCliOptions& o, bool with_generation
     cmd->add_flag("--ignore-eos", o.ignore_eos, "keep generating after an end-of-sequence token");
   }
   add_runtime_options(cmd, o.runtime);
+  o.runtime.huge_pages = "on";  // decoding: the weights are read once per token
   add_weight_options(cmd, o.runtime);
 }
 

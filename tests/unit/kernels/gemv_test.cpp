@@ -11,10 +11,11 @@
 #include <vector>
 
 #include "kernels/cpu_features.h"
-#include "unit/kernels/kernel_levels.h"
+#include "kernels/gemv_internal.h"
 #include "kernels/q8_weight.h"
 #include "kernels/row_ops.h"
 #include "model/linear.h"
+#include "unit/kernels/kernel_levels.h"
 #include "util/q8_0.h"
 
 using namespace llmprune;
@@ -135,6 +136,93 @@ TEST(Gemv, Q8KernelsAgreeAndStayNearTheExactProduct) {
     const double abs_sum = torch::matmul(x.abs(), w.abs().t()).max().item<double>();
     EXPECT_LT((fast.to(torch::kFloat64) - reference(w, x)).abs().max().item<double>(),
               0.01 * abs_sum);
+  }
+}
+
+// The Q8_0 activation quantizers (kernels/gemv_internal.h) write exactly the bytes the scalar
+// one does at every level, from f32 and from bf16 input. One block is also checked by hand:
+// max |x| = 127 gives d = 1, so q = round(x) with halves away from zero (util/q8_0.h's
+// q8_round): 2.5 -> 3, -3.5 -> -4, 0.5 -> 1, -0.5 -> -1; element 4 s + t of block 0 sits at
+// byte 64 s + t; sum128 = 128 x (127 + 3 - 4 + 1 - 1 - 127) = -128.
+TEST(Gemv, Q8ActivationQuantizersAgreeBitForBit) {
+  const int64_t cols = 512 + 96, padded = 1024, blocks = padded / 32;
+  torch::manual_seed(11);
+  auto x = torch::randn({cols}) * 3;
+  float* xv = x.data_ptr<float>();
+  const float hand[6] = {127, 2.5f, -3.5f, 0.5f, -0.5f, -127};
+  for (int e = 0; e < 32; ++e) xv[e] = e < 6 ? hand[e] : 0.0f;
+  for (int e = 0; e < 32; ++e) xv[64 + e] = 0.0f;  // block 2: all zero, d = 0
+  // Ties after scaling in block 3: max 63.5 -> d = 0.5, x / d = 2 x (odd halves at 0.25 steps).
+  for (int e = 0; e < 32; ++e) xv[96 + e] = e == 0 ? 63.5f : 0.25f * static_cast<float>(e - 16);
+  auto xb = x.to(torch::kBFloat16);
+  auto widened = xb.to(torch::kFloat32);  // what the bf16 input means, exactly
+  const uint16_t* bits = reinterpret_cast<const uint16_t*>(xb.data_ptr<at::BFloat16>());
+  struct Out {
+    std::vector<int8_t> q = std::vector<int8_t>(padded, 0);
+    std::vector<float> d = std::vector<float>(blocks, 0.0f);
+    std::vector<int32_t> sum = std::vector<int32_t>(blocks, 0);
+  };
+  auto quantize = [&](kernels::detail::QuantizeRow f, const float* in_f32,
+                      const uint16_t* in_bf16) {
+    Out o;
+    f(in_f32, in_bf16, cols, o.q.data(), o.d.data(), o.sum.data());
+    return o;
+  };
+  const Out ref = quantize(kernels::detail::scalar_quantizer(), xv, nullptr);
+  EXPECT_EQ(ref.d[0], 1.0f);
+  const int8_t expect[6] = {127, 3, -4, 1, -1, -127};
+  for (int e = 0; e < 6; ++e)
+    EXPECT_EQ(ref.q[static_cast<size_t>(64 * (e / 4) + e % 4)], expect[e]);
+  EXPECT_EQ(ref.sum[0], -128);
+  EXPECT_EQ(ref.d[2], 0.0f);
+  const Out ref_bf16 =
+      quantize(kernels::detail::scalar_quantizer(), widened.data_ptr<float>(), nullptr);
+  std::vector<std::pair<std::string, kernels::detail::QuantizeRow>> fast;
+  const CpuFeatures& f = cpu_features();
+  if (f.avx512()) fast.emplace_back("avx512", kernels::detail::avx512_quantizer());
+  if (f.avx2_fma()) fast.emplace_back("avx2", kernels::detail::avx2_quantizer());
+  for (const auto& [name, fn] : fast) {
+    if (!fn) continue;  // not an x86-64 build
+    const Out a = quantize(fn, xv, nullptr), b = quantize(fn, nullptr, bits);
+    EXPECT_EQ(a.q, ref.q) << name;
+    EXPECT_EQ(a.d, ref.d) << name;
+    EXPECT_EQ(a.sum, ref.sum) << name;
+    EXPECT_EQ(b.q, ref_bf16.q) << name << " bf16";
+    EXPECT_EQ(b.d, ref_bf16.d) << name << " bf16";
+    EXPECT_EQ(b.sum, ref_bf16.sum) << name << " bf16";
+  }
+  // The scalar quantizer reads bf16 input as its exact widening too.
+  const Out c = quantize(kernels::detail::scalar_quantizer(), nullptr, bits);
+  EXPECT_EQ(c.q, ref_bf16.q);
+  EXPECT_EQ(c.d, ref_bf16.d);
+}
+
+// bf16 outputs written by the GEMV threads (GemvTask::y_bf16) are the f32 results plus the
+// bias, rounded as c10::BFloat16 rounds (to nearest even), at every level.
+TEST(Gemv, Bf16OutputsAreTheRoundedF32Results) {
+  const int64_t rows = 75, cols = 320;
+  torch::manual_seed(12);
+  auto w = torch::randn({rows, cols}).to(torch::kBFloat16);
+  auto x = torch::randn({1, cols}).to(torch::kBFloat16);
+  auto bias = torch::randn({rows});
+  for (KernelLevel level : levels()) {
+    LevelGuard g(level);
+    std::vector<float> y(rows);
+    std::vector<uint16_t> yb(rows, 0xFFFF);
+    GemvTask t;
+    t.w = WeightView{WeightKind::kBF16, rows, cols, w.data_ptr(), 0};
+    t.bias = bias.data_ptr<float>();
+    t.y = y.data();
+    t.y_bf16 = yb.data();
+    Activations a;
+    a.n = 1;
+    a.bf16 = reinterpret_cast<const uint16_t*>(x.data_ptr<at::BFloat16>());
+    gemv({t}, a);
+    auto ref = reference(w, x).squeeze(0) + bias.to(torch::kFloat64);
+    for (int64_t r = 0; r < rows; ++r) {
+      EXPECT_EQ(yb[static_cast<size_t>(r)], c10::BFloat16(y[static_cast<size_t>(r)]).x) << r;
+      EXPECT_NEAR(y[static_cast<size_t>(r)], ref[r].item<double>(), dot_bound(w, x) + 1e-5) << r;
+    }
   }
 }
 

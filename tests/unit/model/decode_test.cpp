@@ -5,14 +5,15 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "io/safetensors.h"
 #include "model/causal_lm.h"
 #include "model/kv_cache.h"
 #include "model/linear.h"
 #include "model/rope.h"
-#include "io/safetensors.h"
 #include "model/synthetic.h"
 #include "serve/generate.h"
 #include "support/assets.h"
+#include "util/huge_pages.h"
 #include "util/sha256.h"
 
 using namespace llmprune;
@@ -43,8 +44,8 @@ std::unique_ptr<CausalLM> load(const std::string& dir, const std::string& dtype,
 // Greedy over full forwards of the growing sequence, token by token; at each step the
 // cached generator's token must be the full forward's argmax, or tie with it within `tol`
 // (bf16 rounds the two paths' logits differently).
-void expect_cached_greedy_equals_full(CausalLM& m, const std::vector<int64_t>& prompt,
-                                      int64_t n, double tol) {
+void expect_cached_greedy_equals_full(CausalLM& m, const std::vector<int64_t>& prompt, int64_t n,
+                                      double tol) {
   GenerateOptions g;
   g.max_new_tokens = n;
   g.stop_at_eos = false;
@@ -186,8 +187,8 @@ TEST(Decode, Bf16WeightsWithF32ComputeAreBitIdentical) {
     EXPECT_TRUE(torch::equal(a->forward(ids), b->forward(ids))) << family;
     KVCache ca(*a, 1, 8), cb(*b, 1, 8);
     for (int64_t t = 0; t < ids.size(1); ++t)
-      EXPECT_TRUE(torch::equal(a->forward(ids.narrow(1, t, 1), &ca),
-                               b->forward(ids.narrow(1, t, 1), &cb)))
+      EXPECT_TRUE(
+          torch::equal(a->forward(ids.narrow(1, t, 1), &ca), b->forward(ids.narrow(1, t, 1), &cb)))
           << family << " step " << t;
   }
 }
@@ -212,11 +213,46 @@ TEST(Decode, InPlaceWeightsAreCopyOnWrite) {
     for (const auto& name : store.names()) copies.emplace_back(name, store.load(name));
     LoadOptions o;
     o.dtype = dtype;
-    EXPECT_TRUE(torch::equal(CausalLM::from_tensors(a->spec(), copies, o, dir)->forward(ids), want));
+    EXPECT_TRUE(
+        torch::equal(CausalLM::from_tensors(a->spec(), copies, o, dir)->forward(ids), want));
     for (auto& [name, p] : b->named_parameters()) p.mul_(0);
     EXPECT_TRUE(torch::equal(b->forward(ids), torch::zeros_like(want)));
     EXPECT_TRUE(torch::equal(a->forward(ids), want)) << dtype;
     EXPECT_EQ(sha256_file(file), hash);
     EXPECT_TRUE(torch::equal(load(dir, dtype)->forward(ids), want)) << dtype;
+  }
+}
+
+// --huge-pages on copies every weight of >= 2 MiB into fresh memory on huge pages
+// (causal_lm.cpp): the model computes exactly what the mapped weights compute, and those
+// weights start on a 2 MiB boundary where Linux offers transparent huge pages (whether it
+// grants them depends on the machine, so only the placement is checked).
+TEST(Decode, HugePageWeightsComputeWhatMappedWeightsDo) {
+  for (const std::string dtype : {"bf16", "f32"}) {
+    const std::string dir = test::temp_dir("dec-huge-" + dtype) + "/m";
+    SyntheticOptions so = small(6);
+    so.dtype = dtype;
+    so.intermediate = dtype == "f32" ? 8192 : 16384;  // MLP weights of 2 MiB each
+    make_test_model("llama", dir, so);
+    LoadOptions mapped, huge;
+    mapped.dtype = huge.dtype = dtype;
+    huge.huge_pages = true;
+    auto a = CausalLM::load(dir, mapped), b = CausalLM::load(dir, huge);
+    int64_t large = 0;
+    for (const auto& [name, p] : b->named_parameters()) {
+      if (p.numel() * static_cast<int64_t>(p.element_size()) < int64_t{2} << 20) continue;
+      ++large;
+      if (huge_pages_usable())
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(p.data_ptr()) % (uintptr_t{2} << 20), 0u) << name;
+    }
+    EXPECT_EQ(large, 3 * 3) << "gate, up and down of 3 layers";
+    auto ids = torch::tensor({5, 1, 60, 33, 2, 7}, torch::kLong).view({1, -1});
+    torch::InferenceMode guard;
+    EXPECT_TRUE(torch::equal(a->forward(ids), b->forward(ids))) << dtype;
+    KVCache ca(*a, 1, 8), cb(*b, 1, 8);
+    for (int64_t t = 0; t < ids.size(1); ++t)
+      EXPECT_TRUE(
+          torch::equal(a->forward(ids.narrow(1, t, 1), &ca), b->forward(ids.narrow(1, t, 1), &cb)))
+          << dtype << " step " << t;
   }
 }
