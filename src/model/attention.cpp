@@ -3,14 +3,12 @@
 // repeated in memory, the 1/sqrt(d) scale is folded into q, the mask is applied in place.
 #include "model/attention.h"
 
-#include <ATen/Parallel.h>
-
 #include <algorithm>
 #include <cmath>
-#include <vector>
+#include <type_traits>
 
+#include "kernels/decode_attention.h"
 #include "kernels/prefill_attention.h"
-#include "kernels/row_ops.h"
 #include "util/error.h"
 
 namespace llmprune {
@@ -36,61 +34,37 @@ bool try_sdpa(const torch::Tensor& q, const torch::Tensor& k, const torch::Tenso
 }
 #endif
 
-// One query per sequence (decoding) on the CPU, without LibTorch ops: the KV cache slices
-// are read in place (a matmul would copy them per token). Rounds as the chunked path does:
+// One query per sequence (decoding) on the CPU, without LibTorch ops: the fused kernel
+// (kernels/decode_attention.h) reads the KV cache slices in place (a matmul would copy them per
+// token), each K / V row once for the query heads sharing it. Rounds as the chunked path does:
 // q x scale and each score rounded to the compute dtype (what the matmul returns), softmax
 // in f32, probabilities rounded, then their product with v accumulated in f32 and rounded;
-// only the order of the f32 sums differs. The dot products and scaled sums over cache rows
-// are kernels::dot / axpy (vectorized, runtime dispatch).
-inline const float* raw(const float* p) { return p; }
-inline const uint16_t* raw(const at::BFloat16* p) { return reinterpret_cast<const uint16_t*>(p); }
-
-// One head: q [hd] (compute dtype), `keys` cache rows of k and v (row strides ks, vs) -> o.
-template <typename T>
-void attend_one(const T* q, const T* K, int64_t ks, const T* V, int64_t vs, int64_t keys,
-                int64_t hd, float scale, std::vector<float>& qs, std::vector<float>& p,
-                std::vector<float>& acc, T* o) {
-  for (int64_t d = 0; d < hd; ++d)
-    qs[static_cast<size_t>(d)] = static_cast<T>(static_cast<float>(q[d]) * scale);
-  float mx = -INFINITY;
-  for (int64_t j = 0; j < keys; ++j) {
-    const float sj = static_cast<T>(kernels::dot(qs.data(), raw(K + j * ks), hd));
-    p[static_cast<size_t>(j)] = sj;
-    mx = std::max(mx, sj);
-  }
-  float z = 0;
-  for (auto& e : p) z += (e = std::exp(e - mx));
-  std::fill(acc.begin(), acc.end(), 0.0f);
-  for (int64_t j = 0; j < keys; ++j)
-    kernels::axpy(static_cast<T>(p[static_cast<size_t>(j)] / z), raw(V + j * vs), acc.data(), hd);
-  for (int64_t d = 0; d < hd; ++d) o[d] = static_cast<T>(acc[static_cast<size_t>(d)]);
-}
-
+// only the order of the f32 sums differs.
 template <typename T>
 torch::Tensor single_query_attention(const torch::Tensor& q, const torch::Tensor& k,
                                      const torch::Tensor& v, int64_t window) {
-  const int64_t B = q.size(0), H = q.size(1), hd = q.size(3), kvh = k.size(1), S = k.size(2);
-  const int64_t g = H / kvh, first = window > 0 ? std::max<int64_t>(0, S - window) : 0;
-  const int64_t keys = S - first;
-  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  const int64_t B = q.size(0), H = q.size(1), hd = q.size(3);
   LLMPRUNE_ASSERT(k.stride(3) == 1 && v.stride(3) == 1, "single-query attention: k/v rows");
   const torch::Tensor qc = q.contiguous();
   torch::Tensor out = torch::empty({B, 1, H * hd}, q.options());
-  const T* Q = qc.data_ptr<T>();
-  const T* K = k.data_ptr<T>();
-  const T* V = v.data_ptr<T>();
-  T* O = out.data_ptr<T>();
-  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / (keys * hd));
-  at::parallel_for(0, B * H, grain, [&](int64_t i0, int64_t i1) {
-    std::vector<float> qs(static_cast<size_t>(hd)), p(static_cast<size_t>(keys)),
-        acc(static_cast<size_t>(hd));
-    for (int64_t i = i0; i < i1; ++i) {
-      const int64_t b = i / H, kv = i % H / g;
-      attend_one(Q + i * hd, K + b * k.stride(0) + kv * k.stride(1) + first * k.stride(2),
-                 k.stride(2), V + b * v.stride(0) + kv * v.stride(1) + first * v.stride(2),
-                 v.stride(2), keys, hd, scale, qs, p, acc, O + i * hd);
-    }
-  });
+  kernels::DecodeAttentionArgs a;
+  a.bf16 = std::is_same_v<T, at::BFloat16>;
+  a.B = B;
+  a.H = H;
+  a.KV = k.size(1);
+  a.S = k.size(2);
+  a.hd = hd;
+  a.window = window;
+  a.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  a.q = qc.data_ptr<T>();
+  a.k = k.data_ptr<T>();
+  a.v = v.data_ptr<T>();
+  for (int i = 0; i < 3; ++i) {
+    a.k_stride[i] = k.stride(i);
+    a.v_stride[i] = v.stride(i);
+  }
+  a.out = out.data_ptr<T>();
+  kernels::decode_attention(a);
   return out;
 }
 
