@@ -83,8 +83,8 @@ LLMPRUNE_COMMAND("bench", 20) {
       "decode", "token-by-token decoding speed of a checkpoint vs the memory read bandwidth");
   cmd->footer(
       "Loads one model per row (each --weights form, plus the LibTorch row with --libtorch)\n"
-      "and holds them ALL in memory at once: with --huge-pages on (the default, as generate\n"
-      "and serve load) every row's large weights are copies on huge pages; with off, weights\n"
+      "and holds them ALL in memory at once: with --huge-pages on (the default, as serve\n"
+      "loads) every row's large weights are copies on huge pages; with off, weights\n"
       "kept in the stored dtype are the mapped file's pages (shared). Q8_0 weights are\n"
       "copies on huge pages either way. The probe's buffer is on huge pages too, so 'of bw'\n"
       "compares with the fastest reads the machine offers ('huge' column: the share of the\n"

@@ -93,7 +93,6 @@ LLMPRUNE_COMMAND("", 50) {
   cmd->add_flag("--ignore-eos", o->ignore_eos, "keep generating after an end-of-sequence token");
   cmd->add_flag("--no-special", o->no_special, "do not add BOS/special tokens to the prompt");
   add_runtime_options(cmd, o->runtime);
-  o->runtime.huge_pages = "on";  // decoding: the weights are read once per token
   add_weight_options(cmd, o->runtime);
   add_report_option(cmd, o->report);
   cmd->callback([o] { run_generate(*o); });

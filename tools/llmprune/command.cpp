@@ -74,8 +74,9 @@ void add_huge_pages_option(CLI::App* cmd, std::string& value) {
   cmd->add_option("--huge-pages", value,
                   "on: copy every weight of >= 2 MiB onto transparent huge pages while loading "
                   "(decoding reads them up to 1.4x faster than the mapped file's 4 KiB pages; "
-                  "loading takes longer: fresh memory and one copy); off: use the mapped "
-                  "file in place. Q8_0 copies are always on huge pages. Needs Linux's "
+                  "loading takes longer: fresh memory and one copy, 0.2 -> 3.4 s for 2 GiB on "
+                  "a 2-core VM, so it pays off for long generations and servers); off: use the "
+                  "mapped file in place. Q8_0 copies are always on huge pages. Needs Linux's "
                   "transparent_hugepage setting 'always' or 'madvise'")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str()

@@ -62,7 +62,8 @@ void add_staged_options(CLI::App* cmd, StagedCliOptions& o, bool with_generation
     cmd->add_flag("--ignore-eos", o.ignore_eos, "keep generating after an end-of-sequence token");
   }
   add_runtime_options(cmd, o.runtime);
-  o.runtime.huge_pages = "on";  // decoding: the weights are read once per token
+  // Serving and routing decode many tokens per load: the weights are read once per token.
+  o.runtime.huge_pages = "on";
   add_weight_options(cmd, o.runtime);
 }
 
