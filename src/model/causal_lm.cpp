@@ -35,9 +35,9 @@ torch::Tensor empty_on_huge_pages(at::IntArrayRef sizes, torch::ScalarType dtype
   int64_t n = 1;
   for (int64_t s : sizes) n *= s;
   HugeBuffer buf(static_cast<size_t>(n) * c10::elementSize(dtype));
-  auto owner = new std::shared_ptr<uint8_t>(buf.owner());
+  // The deleter holds the memory: it is released with the tensor's storage.
   return torch::from_blob(
-      buf.data(), sizes, [owner](void*) { delete owner; },
+      buf.data(), sizes, [owner = buf.owner()](void*) {},
       torch::TensorOptions().dtype(dtype).device(torch::kCPU));
 }
 

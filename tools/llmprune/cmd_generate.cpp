@@ -3,9 +3,9 @@
 
 #include "command.h"
 #include "runtime.h"
-#include "train/peft_io.h"
 #include "serve/generate.h"
 #include "tokenizer/tokenizer.h"
+#include "train/peft_io.h"
 #include "util/log.h"
 
 namespace llmprune::cli {
@@ -39,8 +39,8 @@ void run_generate(GenerateCliOptions o) {
   std::fputs(stream.flush().c_str(), stdout);
   std::fputs("\n", stdout);
 
-  double decode_rate = r.tokens.size() > 1 && r.decode_seconds > 0
-                           ? (r.tokens.size() - 1) / r.decode_seconds : 0;
+  double decode_rate =
+      r.tokens.size() > 1 && r.decode_seconds > 0 ? (r.tokens.size() - 1) / r.decode_seconds : 0;
   log_info(r.tokens.size(), " tokens (stop: ", r.stop_reason, "); prompt ", prompt.size(),
            " tokens in ", r.prefill_seconds, " s; decode ", decode_rate, " tokens/s");
   std::vector<TokenId> out32(r.tokens.begin(), r.tokens.end());
