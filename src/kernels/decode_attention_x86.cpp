@@ -15,12 +15,6 @@ namespace {
 
 // ---- AVX-512: 16 lanes, row tails masked ------------------------------------------------
 
-LLMPRUNE_AVX512_MATH inline __m512 ld16(const float* p, __mmask16 m) {
-  return _mm512_maskz_loadu_ps(m, p);
-}
-LLMPRUNE_AVX512_MATH inline __m512 ld16(const uint16_t* p, __mmask16 m) {
-  return load_bf16_512(p, m);
-}
 // x rounded to the element type (as the f32 it stands for).
 LLMPRUNE_AVX512_MATH inline __m512 round16(__m512 x, const float*) { return x; }
 LLMPRUNE_AVX512_MATH inline __m512 round16(__m512 x, const uint16_t*) {
@@ -63,7 +57,7 @@ LLMPRUNE_AVX512_MATH void pv_512(const float* p, int64_t lds, const E* v, int64_
     for (int c = 0; c < NC; ++c) a[r][c] = _mm512_setzero_ps();
   for (int64_t j = 0; j < keys; ++j) {
     __m512 x[NC];
-    for (int c = 0; c < NC; ++c) x[c] = ld16(v + j * vs + col0 + 16 * c, m[c]);
+    for (int c = 0; c < NC; ++c) x[c] = load_f32_512(v + j * vs + col0 + 16 * c, m[c]);
     for (int r = 0; r < NR; ++r) {
       const __m512 pb = _mm512_set1_ps(p[r * lds + j]);
       for (int c = 0; c < NC; ++c) a[r][c] = _mm512_fmadd_ps(pb, x[c], a[r][c]);
@@ -97,8 +91,9 @@ LLMPRUNE_AVX512_MATH void item_512(const DecodeItem& it) {
   const __m512 sc = _mm512_set1_ps(it.scale);
   for (int64_t h = 0; h < g; ++h)
     for (int64_t c = 0; c < ldq; c += 16)
-      _mm512_storeu_ps(it.qs + h * ldq + c,
-                       round16(_mm512_mul_ps(ld16(q + h * hd + c, lanes16(hd - c)), sc), q));
+      _mm512_storeu_ps(
+          it.qs + h * ldq + c,
+          round16(_mm512_mul_ps(load_f32_512(q + h * hd + c, lanes16(hd - c)), sc), q));
   // Scores, 16 keys at a time: their rows widened once (zero-padded), then per head 16 dot
   // products reduced together.
   for (int64_t j0 = 0; j0 < keys; j0 += 16) {
@@ -107,7 +102,7 @@ LLMPRUNE_AVX512_MATH void item_512(const DecodeItem& it) {
       for (int64_t c = 0; c < ldq; c += 16)
         _mm512_storeu_ps(
             it.kbuf + r * ldq + c,
-            r < nk ? ld16(K + (j0 + r) * it.ks + c, lanes16(hd - c)) : _mm512_setzero_ps());
+            r < nk ? load_f32_512(K + (j0 + r) * it.ks + c, lanes16(hd - c)) : _mm512_setzero_ps());
     for (int64_t h = 0; h < g; ++h) {
       const float* qh = it.qs + h * ldq;
       __m512 a[16];

@@ -31,13 +31,6 @@ namespace {
 // the speed on a Zen 5 host (30 against 60 GB/s, 2 threads, 2026-12-02). With several
 // activation rows, R = 4 shares each activation load between four weight rows.
 
-__attribute__((target(LLMPRUNE_AVX512))) inline __m512 load_w(const float* p, __mmask16 m) {
-  return _mm512_maskz_loadu_ps(m, p);
-}
-__attribute__((target(LLMPRUNE_AVX512))) inline __m512 load_w(const uint16_t* p, __mmask16 m) {
-  return load_bf16_512(p, m);
-}
-
 // f32 activations against f32 or bf16 (widened exactly) weights, 16 lanes per step.
 template <int R, typename T>
 __attribute__((target(LLMPRUNE_AVX512))) void fma_rows_512(const T* const* w, const float* x,
@@ -52,12 +45,13 @@ __attribute__((target(LLMPRUNE_AVX512))) void fma_rows_512(const T* const* w, co
     for (int j = 0; j < A; ++j) {
       const __m512 xv = _mm512_loadu_ps(x + k + 16 * j);
       for (int r = 0; r < R; ++r)
-        acc[r][j] = _mm512_fmadd_ps(load_w(w[r] + k + 16 * j, all), xv, acc[r][j]);
+        acc[r][j] = _mm512_fmadd_ps(load_f32_512(w[r] + k + 16 * j, all), xv, acc[r][j]);
     }
   for (; k < K; k += 16) {
     const __mmask16 m = K - k >= 16 ? all : static_cast<__mmask16>((1u << (K - k)) - 1);
     const __m512 xv = _mm512_maskz_loadu_ps(m, x + k);
-    for (int r = 0; r < R; ++r) acc[r][0] = _mm512_fmadd_ps(load_w(w[r] + k, m), xv, acc[r][0]);
+    for (int r = 0; r < R; ++r)
+      acc[r][0] = _mm512_fmadd_ps(load_f32_512(w[r] + k, m), xv, acc[r][0]);
   }
   for (int r = 0; r < R; ++r) {
     for (int j = 1; j < A; ++j) acc[r][0] = _mm512_add_ps(acc[r][0], acc[r][j]);
@@ -245,7 +239,7 @@ __attribute__((target(LLMPRUNE_AVX512))) inline __m512i round_away_512(__m512 t)
 
 __attribute__((target(LLMPRUNE_AVX512))) inline __m512 load16(const float* f32,
                                                               const uint16_t* bf16, int64_t i) {
-  return f32 ? _mm512_loadu_ps(f32 + i) : load_bf16_512(bf16 + i, 0xFFFF);
+  return f32 ? load_f32_512(f32 + i, 0xFFFF) : load_f32_512(bf16 + i, 0xFFFF);
 }
 
 // Writes the 4-byte lanes of `bytes` (elements 4 s .. 4 s + 3 of a block in lane s) 64 bytes

@@ -34,18 +34,12 @@ void axpy_scalar(float alpha, const T* x, float* y, int64_t n) {
 #define LLMPRUNE_AVX2 __attribute__((target("avx2,fma")))
 
 // 16 (AVX-512) or 8 (AVX2) lanes per step, the tail masked (AVX-512) or scalar (AVX2).
-LLMPRUNE_AVX512 inline __m512 load16(const float* p, __mmask16 m) {
-  return _mm512_maskz_loadu_ps(m, p);
-}
-LLMPRUNE_AVX512 inline __m512 load16(const uint16_t* p, __mmask16 m) {
-  return detail::load_bf16_512(p, m);
-}
 template <typename T>
 LLMPRUNE_AVX512 float dot_512(const float* a, const T* b, int64_t n) {
   __m512 acc = _mm512_setzero_ps();
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
-    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), load16(b + i, m), acc);
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), detail::load_f32_512(b + i, m), acc);
   }
   return _mm512_reduce_add_ps(acc);
 }
@@ -54,8 +48,9 @@ LLMPRUNE_AVX512 void axpy_512(float alpha, const T* x, float* y, int64_t n) {
   const __m512 a = _mm512_set1_ps(alpha);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
-    _mm512_mask_storeu_ps(y + i, m,
-                          _mm512_fmadd_ps(a, load16(x + i, m), _mm512_maskz_loadu_ps(m, y + i)));
+    _mm512_mask_storeu_ps(
+        y + i, m,
+        _mm512_fmadd_ps(a, detail::load_f32_512(x + i, m), _mm512_maskz_loadu_ps(m, y + i)));
   }
 }
 

@@ -65,6 +65,14 @@ LLMPRUNE_AVX512_MATH inline __m512 load_bf16_512(const uint16_t* p, __mmask16 m)
       _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p)), 16));
 }
 
+// 16 values (the lanes of m; others 0) as f32: f32 as stored, bf16 widened exactly.
+LLMPRUNE_AVX512_MATH inline __m512 load_f32_512(const float* p, __mmask16 m) {
+  return _mm512_maskz_loadu_ps(m, p);
+}
+LLMPRUNE_AVX512_MATH inline __m512 load_f32_512(const uint16_t* p, __mmask16 m) {
+  return load_bf16_512(p, m);
+}
+
 // f32 -> bf16 to nearest even, NaN -> 0x7FC0 (c10::BFloat16's round_to_nearest_even), kept
 // in the high half of each 32-bit lane (low half zero: the lane is the rounded f32).
 LLMPRUNE_AVX512_MATH inline __m512i round_bf16_hi(__m512 x) {
