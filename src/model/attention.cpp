@@ -188,6 +188,45 @@ AttentionImpl::AttentionImpl(const AttentionSpec& spec, int64_t hidden, const Te
   o_ = register_module(n.o, Linear(q_rows, hidden, spec.o_bias, opts));
 }
 
+namespace {
+
+void check_slot(const KVSlot& slot, int64_t B, int64_t T) {
+  LLMPRUNE_CHECK(slot.k.size(0) == B, "[model] KV cache batch ", slot.k.size(0),
+                 " does not match input batch ", B);
+  LLMPRUNE_CHECK(slot.past + T <= slot.k.size(2), "[model] KV cache full: ", slot.past, " + ", T,
+                 " tokens exceed its capacity of ", slot.k.size(2));
+}
+
+}  // namespace
+
+torch::Tensor AttentionImpl::decode_step(const torch::Tensor& q, const torch::Tensor& k,
+                                         const torch::Tensor& v, const RopeTable* rope,
+                                         KVSlot& slot) const {
+  const int64_t B = q.size(0), hd = spec_.head_dim, H = spec_.n_heads, KV = spec_.n_kv_heads;
+  const auto dt = q.scalar_type();
+  const bool cache_rows = slot.k.device().is_cpu() && slot.k.scalar_type() == dt &&
+                          slot.v.scalar_type() == dt && slot.k.stride(3) == 1 &&
+                          slot.v.stride(3) == 1;
+  if (!cache_rows || k.scalar_type() != dt || v.scalar_type() != dt ||
+      !rope_decode_rows_apply(q, rope) || !rope_decode_rows_apply(k, rope) ||
+      !rope_decode_rows_apply(v, nullptr))
+    return {};
+  check_slot(slot, B, 1);
+  const int64_t past = slot.past;
+  const auto es = static_cast<int64_t>(q.element_size());
+  auto row = [&](const torch::Tensor& cache) {  // the new position's row of kv head 0, batch 0
+    return static_cast<char*>(cache.data_ptr()) + past * cache.stride(2) * es;
+  };
+  // As the general path below computes them, without its views and copies: q rotated into
+  // [B, H, 1, hd], k rotated and v copied straight into the cache.
+  torch::Tensor qr = torch::empty({B, H, 1, hd}, q.options());
+  rope_decode_rows(q, H, rope, qr.data_ptr(), H * hd, hd);
+  rope_decode_rows(k, KV, rope, row(slot.k), slot.k.stride(0), slot.k.stride(1));
+  rope_decode_rows(v, KV, nullptr, row(slot.v), slot.v.stride(0), slot.v.stride(1));
+  return grouped_attention(qr, slot.k.narrow(2, 0, past + 1), slot.v.narrow(2, 0, past + 1), past,
+                           spec_.sliding_window);
+}
+
 torch::Tensor AttentionImpl::context(const torch::Tensor& x, const RopeTable* rope,
                                      KVSlot* slot) const {
   const int64_t B = x.size(0), T = x.size(1), hd = spec_.head_dim;
@@ -204,6 +243,10 @@ torch::Tensor AttentionImpl::context(const torch::Tensor& x, const RopeTable* ro
     k = qkv[1];
     v = qkv[2];
   }
+  if (slot && T == 1) {
+    torch::Tensor out = decode_step(q, k, v, rope, *slot);
+    if (out.defined()) return out;
+  }
   // [B, T, heads*hd] -> [B, heads, T, hd]
   q = q.view({B, T, H, hd}).transpose(1, 2);
   k = k.view({B, T, KV, hd}).transpose(1, 2);
@@ -218,10 +261,7 @@ torch::Tensor AttentionImpl::context(const torch::Tensor& x, const RopeTable* ro
   int64_t past = 0;
   if (slot) {
     past = slot->past;
-    LLMPRUNE_CHECK(slot->k.size(0) == B, "[model] KV cache batch ", slot->k.size(0),
-                   " does not match input batch ", B);
-    LLMPRUNE_CHECK(past + T <= slot->k.size(2), "[model] KV cache full: ", past, " + ", T,
-                   " tokens exceed its capacity of ", slot->k.size(2));
+    check_slot(*slot, B, T);
     slot->k.narrow(2, past, T).copy_(k);
     slot->v.narrow(2, past, T).copy_(v);
     k = slot->k.narrow(2, 0, past + T);

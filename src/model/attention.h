@@ -47,6 +47,12 @@ class AttentionImpl : public torch::nn::Module {
   const AttentionSpec& spec() const { return spec_; }
 
  private:
+  // One position per sequence on the CPU (decoding) with the projections q, k, v
+  // [B, 1, heads * hd]: RoPE writes k and v straight into the cache; undefined where it does
+  // not apply (the general path then runs).
+  torch::Tensor decode_step(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                            const RopeTable* rope, KVSlot& slot) const;
+
   AttentionSpec spec_;
   Linear q_{nullptr}, k_{nullptr}, v_{nullptr}, qkv_{nullptr}, o_{nullptr};
 };

@@ -87,6 +87,20 @@ namespace {
 // x * cos - x2 * sin and x2 * cos + x1 * sin over the rotated pair, every product and sum
 // rounded to T as LibTorch's elementwise ops on T tensors round each result (bf16: computed
 // in f32, rounded to nearest even), so the result equals the op-by-op version bit for bit.
+// One row: v[i * sd] for i < hd, table row c / s (rot_dim / 2 values each), into y.
+template <typename T>
+void rotate_row(const T* v, int64_t sd, const T* c, const T* s, int64_t rot_dim, int64_t hd, T* y) {
+  const int64_t half = rot_dim / 2;
+  for (int64_t i = 0; i < half; ++i) {
+    const T x1 = v[i * sd], x2 = v[(half + i) * sd];
+    const T a = static_cast<T>(x1 * c[i]), bb = static_cast<T>(x2 * s[i]);
+    const T e = static_cast<T>(x2 * c[i]), f = static_cast<T>(x1 * s[i]);
+    y[i] = static_cast<T>(a - bb);
+    y[half + i] = static_cast<T>(e + f);
+  }
+  for (int64_t i = rot_dim; i < hd; ++i) y[i] = v[i * sd];
+}
+
 template <typename T>
 void rotate_rows(const torch::Tensor& x, const RopeTable& t, torch::Tensor& out) {
   const int64_t B = x.size(0), H = x.size(1), L = x.size(2), hd = x.size(3);
@@ -99,23 +113,53 @@ void rotate_rows(const torch::Tensor& x, const RopeTable& t, torch::Tensor& out)
   at::parallel_for(0, B * H * L, 64, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t b = r / (H * L), h = r / L % H, p = r % L;
-      const T* v = in + b * sb + h * sh + p * st;
-      T* y = o + r * hd;
-      const T* c = cs + p * half;
-      const T* s = sn + p * half;
-      for (int64_t i = 0; i < half; ++i) {
-        const T x1 = v[i * sd], x2 = v[(half + i) * sd];
-        const T a = static_cast<T>(x1 * c[i]), bb = static_cast<T>(x2 * s[i]);
-        const T e = static_cast<T>(x2 * c[i]), f = static_cast<T>(x1 * s[i]);
-        y[i] = static_cast<T>(a - bb);
-        y[half + i] = static_cast<T>(e + f);
-      }
-      for (int64_t i = t.rot_dim; i < hd; ++i) y[i] = v[i * sd];
+      rotate_row(in + b * sb + h * sh + p * st, sd, cs + p * half, sn + p * half, t.rot_dim, hd,
+                 o + r * hd);
     }
   });
 }
 
+template <typename T>
+void rotate_decode_rows(const torch::Tensor& x, int64_t heads, const RopeTable* t, T* out,
+                        int64_t out_b, int64_t out_h) {
+  const int64_t B = x.size(0), hd = x.size(-1) / heads, sb = x.stride(0);
+  const bool rotate = t && t->rot_dim > 0;
+  const T* c = rotate ? t->cos.data_ptr<T>() : nullptr;
+  const T* s = rotate ? t->sin.data_ptr<T>() : nullptr;
+  const T* in = x.data_ptr<T>();
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < heads; ++h) {
+      const T* v = in + b * sb + h * hd;
+      T* y = out + b * out_b + h * out_h;
+      if (rotate)
+        rotate_row(v, 1, c, s, t->rot_dim, hd, y);
+      else
+        std::copy(v, v + hd, y);
+    }
+}
+
 }  // namespace
+
+bool rope_decode_rows_apply(const torch::Tensor& x, const RopeTable* t) {
+  const auto dt = x.scalar_type();
+  if (x.dim() != 3 || x.size(1) != 1 || !x.device().is_cpu() || x.stride(-1) != 1 ||
+      (dt != torch::kFloat32 && dt != torch::kBFloat16) ||
+      (torch::GradMode::is_enabled() && x.requires_grad()))
+    return false;
+  if (!t || t->rot_dim == 0) return true;
+  return t->cos.device().is_cpu() && t->cos.scalar_type() == dt && t->sin.scalar_type() == dt &&
+         t->cos.is_contiguous() && t->sin.is_contiguous() && t->cos.size(0) == 1;
+}
+
+void rope_decode_rows(const torch::Tensor& x, int64_t heads, const RopeTable* t, void* out,
+                      int64_t out_b, int64_t out_h) {
+  LLMPRUNE_ASSERT(rope_decode_rows_apply(x, t) && x.size(-1) % heads == 0,
+                  "rope_decode_rows: input of shape ", x.sizes());
+  if (x.scalar_type() == torch::kFloat32)
+    rotate_decode_rows<float>(x, heads, t, static_cast<float*>(out), out_b, out_h);
+  else
+    rotate_decode_rows<at::BFloat16>(x, heads, t, static_cast<at::BFloat16*>(out), out_b, out_h);
+}
 
 torch::Tensor apply_rope(const torch::Tensor& x, const RopeTable& t) {
   const int64_t hd = x.size(-1), half = t.rot_dim / 2;

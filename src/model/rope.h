@@ -12,8 +12,8 @@
 namespace llmprune {
 
 struct RopeFrequencies {
-  std::vector<double> inv_freq;     // rot_dim / 2 entries
-  double attention_scaling = 1.0;   // yarn multiplies cos and sin by this
+  std::vector<double> inv_freq;    // rot_dim / 2 entries
+  double attention_scaling = 1.0;  // yarn multiplies cos and sin by this
   int64_t rot_dim = 0;
 };
 
@@ -25,10 +25,20 @@ struct RopeTable {
   torch::Tensor cos, sin;
   int64_t rot_dim = 0;
 };
-RopeTable rope_table(const RopeFrequencies& f, int64_t start, int64_t len,
-                     torch::ScalarType dtype, torch::Device device);
+RopeTable rope_table(const RopeFrequencies& f, int64_t start, int64_t len, torch::ScalarType dtype,
+                     torch::Device device);
 
 // x: [B, H, T, head_dim]; returns the rotated tensor (new memory).
 torch::Tensor apply_rope(const torch::Tensor& x, const RopeTable& t);
+
+// Decoding, one position per sequence: the heads of x [B, 1, heads * head_dim] (rows with a
+// contiguous last dim; a column slice of a fused projection is fine) rotated by row 0 of t
+// (null or rot_dim 0: copied unchanged) and written wherever the caller says: head h of
+// sequence b at out + b * out_b + h * out_h elements (a contiguous [B, heads, head_dim] block,
+// or the KV cache row of the new position). Rounds exactly as apply_rope. Applies where
+// rope_decode_rows_apply says: CPU, f32 or bf16 (the table in the same dtype), no gradient.
+bool rope_decode_rows_apply(const torch::Tensor& x, const RopeTable* t);
+void rope_decode_rows(const torch::Tensor& x, int64_t heads, const RopeTable* t, void* out,
+                      int64_t out_b, int64_t out_h);
 
 }  // namespace llmprune

@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "arch/registry.h"
 #include "model/attention.h"
+#include "model/linear.h"
 #include "model/rope.h"
 #include "util/error.h"
 
@@ -127,6 +129,42 @@ TEST(Rope, FusedRotationEqualsTheElementwiseOps) {
   }
 }
 
+// Decoding's RoPE writes each head's rotated row where the caller says (the KV cache row of
+// the new position, or a contiguous q block) straight from the projection output, which may
+// be a column slice of a fused one. Expected: apply_rope (itself equal to the op-by-op
+// formula above) of the [B, heads, 1, hd] view, bit for bit; without a table the rows are
+// copied unchanged.
+TEST(Rope, DecodeRowsEqualApplyRopeWrittenIntoTheCache) {
+  RopeSpec r = rope_with("default", 1.0);
+  r.partial_rotary_factor = 0.75;
+  auto f = rope_frequencies(r, 32);
+  const int64_t B = 2, heads = 3, hd = 32, pos = 4, len = 7;
+  for (auto dt : {torch::kFloat32, torch::kBFloat16}) {
+    torch::manual_seed(12);
+    auto fused = torch::randn({B, 1, (heads + 2) * hd}).to(dt);
+    auto x = fused.narrow(-1, hd, heads * hd);  // a column slice: row stride (heads + 2) hd
+    auto t = rope_table(f, 9, 1, dt, torch::kCPU);
+    auto want = apply_rope(x.view({B, 1, heads, hd}).transpose(1, 2), t);  // [B, heads, 1, hd]
+    for (const RopeTable* table : std::vector<const RopeTable*>{&t, nullptr}) {
+      torch::InferenceMode guard;
+      ASSERT_TRUE(rope_decode_rows_apply(x, table));
+      auto cache = torch::zeros({B, heads, len, hd}, dt);
+      rope_decode_rows(x, heads, table,
+                       static_cast<char*>(cache.data_ptr()) + pos * hd * cache.element_size(),
+                       cache.stride(0), cache.stride(1));
+      auto expect = table ? want : x.view({B, 1, heads, hd}).transpose(1, 2);
+      EXPECT_TRUE(torch::equal(cache.narrow(2, pos, 1), expect)) << dt;
+      EXPECT_EQ(cache.narrow(2, 0, pos).abs().sum().item<double>(), 0.0);  // nothing else
+      EXPECT_EQ(cache.narrow(2, pos + 1, len - pos - 1).abs().sum().item<double>(), 0.0);
+    }
+  }
+  // Where it does not apply, the callers keep the general path.
+  auto t32 = rope_table(f, 0, 1, torch::kFloat32, torch::kCPU);
+  EXPECT_FALSE(rope_decode_rows_apply(torch::zeros({1, 2, 96}), &t32));  // two positions
+  EXPECT_FALSE(rope_decode_rows_apply(torch::zeros({1, 1, 96}, torch::kBFloat16), &t32));
+  EXPECT_FALSE(rope_decode_rows_apply(torch::zeros({1, 1, 96}, torch::kFloat64), nullptr));
+}
+
 namespace {
 // Naive attention: loops over batch, head, query; softmax over the allowed keys.
 torch::Tensor naive_attention(const torch::Tensor& q, const torch::Tensor& k,
@@ -213,5 +251,51 @@ TEST(Attention, SingleQueryReadsTheCacheInPlace) {
       EXPECT_LT((got - slow).to(torch::kFloat64).abs().max().item<double>(),
                 dt == torch::kFloat32 ? 1e-5 : 0.02);
     }
+  }
+}
+
+// One decoding step of the attention module (projections, RoPE, cache write, attention) on
+// the CPU takes a fast path: k rotated and v copied straight into the cache, no views or
+// copies. It must leave the cache exactly as the general path does (the path a gradient
+// takes; LibTorch's matmul serves both here, GEMV kernels off, so the projections are the
+// same bits) and return its context up to the attention kernels' summation order (the
+// single-query kernel against the chunked matmul path: 1e-5 of the largest value in f32, two
+// bf16 units in the last place of it in bf16).
+TEST(Attention, DecodeStepWritesTheCacheAsTheGeneralPath) {
+  AttentionSpec spec;
+  spec.n_heads = 8;
+  spec.n_kv_heads = 2;
+  spec.head_dim = 16;
+  const int64_t hidden = 64, past = 5, capacity = 9;
+  const auto f = rope_frequencies(rope_with("default", 1.0), spec.head_dim);
+  for (auto dt : {torch::kFloat32, torch::kBFloat16}) {
+    torch::manual_seed(3);
+    Attention attn(spec, hidden, family_by_name("llama").naming(),
+                   torch::TensorOptions().dtype(dt));
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& p : attn->parameters()) p.normal_(0, 0.2);
+    }
+    const auto t = rope_table(f, past, 1, dt, torch::kCPU);
+    const auto x = torch::randn({1, 1, hidden}).to(dt);
+    const auto k0 = torch::randn({1, spec.n_kv_heads, capacity, spec.head_dim}).to(dt);
+    const auto v0 = torch::randn({1, spec.n_kv_heads, capacity, spec.head_dim}).to(dt);
+    KVSlot fast{k0.clone(), v0.clone(), past}, general{k0.clone(), v0.clone(), past};
+    set_gemv_enabled(false);
+    torch::Tensor got;
+    {
+      torch::InferenceMode guard;
+      got = attn->context(x, &t, &fast);
+    }
+    const auto want = attn->context(x.clone().requires_grad_(true), &t, &general).detach();
+    set_gemv_enabled(true);
+    EXPECT_TRUE(torch::equal(fast.k, general.k.detach())) << dt;
+    EXPECT_TRUE(torch::equal(fast.v, general.v.detach())) << dt;
+    EXPECT_FALSE(torch::equal(fast.k, k0));  // the new row was written
+    const double scale = std::max(1.0, want.to(torch::kFloat64).abs().max().item<double>());
+    EXPECT_LE(
+        (got - want).to(torch::kFloat64).abs().max().item<double>(),
+        scale * (dt == torch::kFloat32 ? 1e-5 : 2.0 / 128))  // bf16: 2 units in the last place
+        << dt;
   }
 }
