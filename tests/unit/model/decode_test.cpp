@@ -64,6 +64,19 @@ void expect_cached_greedy_equals_full(CausalLM& m, const std::vector<int64_t>& p
   }
 }
 
+// Two loads of one checkpoint compute the same bits: a full forward of a fixed sequence, and
+// the same sequence decoded token by token through a KV cache.
+void expect_same_forward_and_decode(CausalLM& a, CausalLM& b, const std::string& label) {
+  auto ids = torch::tensor({5, 1, 60, 33, 2, 7}, torch::kLong).view({1, -1});
+  torch::InferenceMode guard;
+  EXPECT_TRUE(torch::equal(a.forward(ids), b.forward(ids))) << label;
+  KVCache ca(a, 1, 8), cb(b, 1, 8);
+  for (int64_t t = 0; t < ids.size(1); ++t)
+    EXPECT_TRUE(
+        torch::equal(a.forward(ids.narrow(1, t, 1), &ca), b.forward(ids.narrow(1, t, 1), &cb)))
+        << label << " step " << t;
+}
+
 }  // namespace
 
 TEST(Decode, CachedGreedyEqualsFullForwardGreedy) {
@@ -182,14 +195,7 @@ TEST(Decode, Bf16WeightsWithF32ComputeAreBitIdentical) {
       EXPECT_EQ(p.scalar_type(), torch::kBFloat16) << name;
     for (const auto& [name, p] : b->named_parameters())
       EXPECT_EQ(p.scalar_type(), torch::kFloat32) << name;
-    auto ids = torch::tensor({5, 1, 60, 33, 2, 7}, torch::kLong).view({1, -1});
-    torch::InferenceMode guard;
-    EXPECT_TRUE(torch::equal(a->forward(ids), b->forward(ids))) << family;
-    KVCache ca(*a, 1, 8), cb(*b, 1, 8);
-    for (int64_t t = 0; t < ids.size(1); ++t)
-      EXPECT_TRUE(
-          torch::equal(a->forward(ids.narrow(1, t, 1), &ca), b->forward(ids.narrow(1, t, 1), &cb)))
-          << family << " step " << t;
+    expect_same_forward_and_decode(*a, *b, family);
   }
 }
 
@@ -246,13 +252,6 @@ TEST(Decode, HugePageWeightsComputeWhatMappedWeightsDo) {
         EXPECT_EQ(reinterpret_cast<uintptr_t>(p.data_ptr()) % (uintptr_t{2} << 20), 0u) << name;
     }
     EXPECT_EQ(large, 3 * 3) << "gate, up and down of 3 layers";
-    auto ids = torch::tensor({5, 1, 60, 33, 2, 7}, torch::kLong).view({1, -1});
-    torch::InferenceMode guard;
-    EXPECT_TRUE(torch::equal(a->forward(ids), b->forward(ids))) << dtype;
-    KVCache ca(*a, 1, 8), cb(*b, 1, 8);
-    for (int64_t t = 0; t < ids.size(1); ++t)
-      EXPECT_TRUE(
-          torch::equal(a->forward(ids.narrow(1, t, 1), &ca), b->forward(ids.narrow(1, t, 1), &cb)))
-          << dtype << " step " << t;
+    expect_same_forward_and_decode(*a, *b, dtype);
   }
 }
