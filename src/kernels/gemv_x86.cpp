@@ -36,11 +36,13 @@ namespace {
 // the host's memory latency is high. Over the TinyLlama decode sequence (bf16, 2 threads, huge
 // pages, 2-core Zen 5 host, 2026-12-02; medians of 60-100 paired in-process blocks against no
 // prefetch), 6-16 KiB ahead made decoding 1.07-1.20x faster in five runs, 2 KiB ahead
-// 1.01-1.06x (and 1.00-1.04x in session 8). Prefetches never fault: reaching past the end of
-// the weights is harmless.
+// 1.01-1.06x (and 1.00-1.04x in session 8). The non-temporal hint (session 10) was 1.008-1.02x
+// faster than T0 in four paired runs (bf16; Q8_0 1.012x), presumably because the streamed
+// lines then displace less of what the code between two products touches. Prefetches never
+// fault: reaching past the end of the weights is harmless.
 constexpr int64_t kRowPrefetch = 8192;
 inline void prefetch_ahead(const void* p) {
-  _mm_prefetch(static_cast<const char*>(p) + kRowPrefetch, _MM_HINT_T0);
+  _mm_prefetch(static_cast<const char*>(p) + kRowPrefetch, _MM_HINT_NTA);
 }
 
 // f32 activations against f32 or bf16 (widened exactly) weights, 16 lanes per step.

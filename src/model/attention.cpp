@@ -9,6 +9,7 @@
 
 #include "kernels/decode_attention.h"
 #include "kernels/prefill_attention.h"
+#include "model/decode_token.h"
 #include "util/error.h"
 
 namespace llmprune {
@@ -227,6 +228,61 @@ torch::Tensor AttentionImpl::decode_step(const torch::Tensor& q, const torch::Te
                            spec_.sliding_window);
 }
 
+std::vector<const LinearImpl*> AttentionImpl::qkv_maps() const {
+  if (qkv_) return {qkv_.get()};
+  return {q_.get(), k_.get(), v_.get()};
+}
+
+bool AttentionImpl::decode_token_applies(const KVSlot& slot, const RopeTable* rope) const {
+  const int64_t cols = (qkv_ ? qkv_ : q_)->weight.size(1);
+  auto cache_ok = [&](const torch::Tensor& c) {
+    return c.device().is_cpu() && c.scalar_type() == torch::kBFloat16 && c.dim() == 4 &&
+           c.size(0) == 1 && c.stride(3) == 1 && slot.past < c.size(2);
+  };
+  return raw_linear_group_applies(qkv_maps(), cols) &&
+         raw_linear_group_applies({o_.get()}, spec_.n_heads * spec_.head_dim) && cache_ok(slot.k) &&
+         cache_ok(slot.v) && rope_decode_table_ok(rope, torch::kBFloat16);
+}
+
+void AttentionImpl::decode_token(const uint16_t* h, const RopeTable* rope, KVSlot& slot,
+                                 uint16_t* out) const {
+  const int64_t hd = spec_.head_dim, H = spec_.n_heads, KV = spec_.n_kv_heads, past = slot.past;
+  DecodeBuffers& b = decode_buffers();
+  b.qkv.resize(static_cast<size_t>((H + 2 * KV) * hd));
+  b.q.resize(static_cast<size_t>(H * hd));
+  b.ctx.resize(static_cast<size_t>(H * hd));
+  raw_linear_group(qkv_maps(), h, b.qkv.data());  // [q | k | v], as the fused projection
+  const uint16_t* q = b.qkv.data();
+  auto bits = [](const torch::Tensor& c) {
+    return reinterpret_cast<uint16_t*>(c.data_ptr<at::BFloat16>());
+  };
+  // As decode_step: q rotated into its block, k rotated and v copied into the cache row.
+  rope_decode_heads_bf16(q, H, hd, rope, b.q.data(), hd);
+  rope_decode_heads_bf16(q + H * hd, KV, hd, rope, bits(slot.k) + past * slot.k.stride(2),
+                         slot.k.stride(1));
+  rope_decode_heads_bf16(q + (H + KV) * hd, KV, hd, nullptr, bits(slot.v) + past * slot.v.stride(2),
+                         slot.v.stride(1));
+  kernels::DecodeAttentionArgs a;
+  a.bf16 = true;
+  a.B = 1;
+  a.H = H;
+  a.KV = KV;
+  a.S = past + 1;
+  a.hd = hd;
+  a.window = spec_.sliding_window;
+  a.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  a.q = b.q.data();
+  a.k = bits(slot.k);
+  a.v = bits(slot.v);
+  for (int i = 0; i < 3; ++i) {
+    a.k_stride[i] = slot.k.stride(i);
+    a.v_stride[i] = slot.v.stride(i);
+  }
+  a.out = b.ctx.data();
+  kernels::decode_attention(a);
+  raw_linear_group({o_.get()}, b.ctx.data(), out);
+}
+
 torch::Tensor AttentionImpl::context(const torch::Tensor& x, const RopeTable* rope,
                                      KVSlot* slot) const {
   const int64_t B = x.size(0), T = x.size(1), hd = spec_.head_dim;
@@ -238,7 +294,7 @@ torch::Tensor AttentionImpl::context(const torch::Tensor& x, const RopeTable* ro
     k = fused.narrow(-1, H * hd, KV * hd);
     v = fused.narrow(-1, (H + KV) * hd, KV * hd);
   } else {
-    auto qkv = forward_group(x, {q_.get(), k_.get(), v_.get()});
+    auto qkv = forward_group(x, qkv_maps());
     q = qkv[0];
     k = qkv[1];
     v = qkv[2];

@@ -45,6 +45,11 @@ class AttentionImpl : public torch::nn::Module {
   torch::Tensor context(const torch::Tensor& x, const RopeTable* rope, KVSlot* slot) const;
   torch::Tensor project(const torch::Tensor& context) const { return o_->forward(context); }
   const AttentionSpec& spec() const { return spec_; }
+  // forward() for one position of one sequence on raw bf16 values (model/decode_token.h):
+  // h [hidden] normed, out [hidden] = o_proj(context); k and v go into the cache row at
+  // slot.past. Applies where decode_token_applies says (bf16 CPU maps and cache, room left).
+  bool decode_token_applies(const KVSlot& slot, const RopeTable* rope) const;
+  void decode_token(const uint16_t* h, const RopeTable* rope, KVSlot& slot, uint16_t* out) const;
 
  private:
   // One position per sequence on the CPU (decoding) with the projections q, k, v
@@ -52,6 +57,8 @@ class AttentionImpl : public torch::nn::Module {
   // not apply (the general path then runs).
   torch::Tensor decode_step(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                             const RopeTable* rope, KVSlot& slot) const;
+
+  std::vector<const LinearImpl*> qkv_maps() const;
 
   AttentionSpec spec_;
   Linear q_{nullptr}, k_{nullptr}, v_{nullptr}, qkv_{nullptr}, o_{nullptr};

@@ -2,6 +2,8 @@
 // sub-blocks, so observers see the pass-through explicitly.
 #include "model/decoder_layer.h"
 
+#include "model/decode_token.h"
+
 namespace llmprune {
 
 DecoderLayerImpl::DecoderLayerImpl(int64_t index, const LayerSpec& spec, const ModelSpec& model,
@@ -50,6 +52,32 @@ torch::Tensor DecoderLayerImpl::forward(torch::Tensor x, const RopeTable* rope, 
   fire(HookPoint::kMlpOutput, x);
   fire(HookPoint::kLayerOutput, x);
   return x;
+}
+
+bool DecoderLayerImpl::decode_token_applies(const RopeTable* rope, const KVSlot* slot,
+                                            SubBlockMask mask) const {
+  if (post_norm_) return false;
+  if (attn_ && mask.attn &&
+      (!slot || !raw_norm_applies(*attn_norm_) || !attn_->decode_token_applies(*slot, rope)))
+    return false;
+  return !(mlp_ && mask.mlp && (!raw_norm_applies(*mlp_norm_) || !mlp_->decode_token_applies()));
+}
+
+void DecoderLayerImpl::decode_token(uint16_t* x, int64_t hidden, const RopeTable* rope,
+                                    KVSlot* slot, SubBlockMask mask) const {
+  DecodeBuffers& b = decode_buffers();
+  b.h.resize(static_cast<size_t>(hidden));
+  b.out.resize(static_cast<size_t>(hidden));
+  if (attn_ && mask.attn) {
+    raw_norm(*attn_norm_, x, hidden, b.h.data());
+    attn_->decode_token(b.h.data(), rope, *slot, b.out.data());
+    bf16_residual_add(x, b.out.data(), hidden);
+  }
+  if (mlp_ && mask.mlp) {
+    raw_norm(*mlp_norm_, x, hidden, b.h.data());
+    mlp_->decode_token(b.h.data(), b.out.data());
+    bf16_residual_add(x, b.out.data(), hidden);
+  }
 }
 
 }  // namespace llmprune

@@ -32,6 +32,12 @@ class DecoderLayerImpl : public torch::nn::Module {
   torch::Tensor forward(torch::Tensor x, const RopeTable* rope, KVSlot* slot,
                         const ForwardHook* hook, SubBlockMask mask = {}) const;
   const LayerSpec& spec() const { return spec_; }
+  // forward() of one position of one sequence on raw bf16 values, in place on x [hidden]
+  // (model/decode_token.h), where decode_token_applies says: pre-norm RMSNorm layers whose
+  // running sub-blocks apply (attention needs its cache slot).
+  bool decode_token_applies(const RopeTable* rope, const KVSlot* slot, SubBlockMask mask) const;
+  void decode_token(uint16_t* x, int64_t hidden, const RopeTable* rope, KVSlot* slot,
+                    SubBlockMask mask) const;
 
  private:
   int64_t index_;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "model/decode_token.h"
 #include "model/kv_cache.h"
 #include "model/linear.h"
 #include "util/error.h"
@@ -124,6 +125,13 @@ torch::Tensor DecoderLM::forward_hidden_schedule(const torch::Tensor& ids_in,
   for (const auto& [hd, f] : rope_) tables[hd] = rope_rows(hd, past, T);
   torch::Tensor x = root_->model->embed_forward(ids, past);
   if (hook && *hook) (*hook)(HookPoint::kEmbedding, -1, x);
+  struct Step {
+    const DecoderLayerImpl* layer;
+    const RopeTable* rope;
+    KVSlot* slot;
+    SubBlockMask mask;
+  };
+  std::vector<Step> steps;
   for (size_t j = 0; j < schedule.size(); ++j) {
     const ScheduledLayer& s = schedule[j];
     LLMPRUNE_ASSERT(s.index >= 0 && s.index < spec_.n_layers(), "scheduled layer ", s.index,
@@ -131,8 +139,21 @@ torch::Tensor DecoderLM::forward_hidden_schedule(const torch::Tensor& ids_in,
     const auto& L = spec_.layers[static_cast<size_t>(s.index)];
     const RopeTable* rope = L.attn && !tables.empty() ? &tables.at(L.attn->head_dim) : nullptr;
     KVSlot* slot = cache && s.mask.attn ? cache->slot(static_cast<int64_t>(j)) : nullptr;
-    x = root_->model->layers->at<DecoderLayerImpl>(static_cast<size_t>(s.index))
-            .forward(x, rope, slot, hook, s.mask);
+    steps.push_back({&root_->model->layers->at<DecoderLayerImpl>(static_cast<size_t>(s.index)),
+                     rope, slot, s.mask});
+  }
+  // One token of one sequence: the raw path (model/decode_token.h) where every layer takes it.
+  bool raw = T == 1 && ids.size(0) == 1 && cache && !(hook && *hook) && decode_token_enabled() &&
+             x.device().is_cpu() && x.scalar_type() == torch::kBFloat16 && x.is_contiguous() &&
+             !(torch::GradMode::is_enabled() && x.requires_grad());
+  for (size_t j = 0; raw && j < steps.size(); ++j)
+    raw = steps[j].layer->decode_token_applies(steps[j].rope, steps[j].slot, steps[j].mask);
+  if (raw) {
+    // x is the embedding's fresh output: updated in place.
+    auto* bits = reinterpret_cast<uint16_t*>(x.data_ptr<at::BFloat16>());
+    for (const Step& s : steps) s.layer->decode_token(bits, x.size(-1), s.rope, s.slot, s.mask);
+  } else {
+    for (const Step& s : steps) x = s.layer->forward(x, s.rope, s.slot, hook, s.mask);
   }
   x = root_->model->head_input(x);
   if (hook && *hook) (*hook)(HookPoint::kFinalNorm, -1, x);

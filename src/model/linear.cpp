@@ -14,7 +14,8 @@ std::atomic<bool> g_gemv{true};
 
 bool wants_grad(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
   if (!torch::GradMode::is_enabled()) return false;
-  return x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad());
+  return (x.defined() && x.requires_grad()) || w.requires_grad() ||
+         (b.defined() && b.requires_grad());
 }
 
 // The GEMV path for maps of the same x, or an empty vector when it does not apply to all.
@@ -92,6 +93,27 @@ torch::Tensor dequantize(const kernels::Q8Weight& q8) {
 }
 
 }  // namespace
+
+bool raw_gemv_applies(const LinearParams& m, int64_t cols) {
+  const torch::Tensor &w = m.weight, &b = m.bias;
+  if (!g_gemv || !w.defined() || !w.device().is_cpu() || w.dim() != 2 || w.size(1) != cols ||
+      wants_grad(torch::Tensor(), w, b))
+    return false;
+  if (!m.q8 && (w.scalar_type() != torch::kBFloat16 || !w.is_contiguous())) return false;
+  return !b.defined() ||
+         (b.device().is_cpu() && b.is_contiguous() && b.dim() == 1 && b.size(0) == w.size(0) &&
+          (b.scalar_type() == torch::kBFloat16 || b.scalar_type() == torch::kFloat32));
+}
+
+kernels::WeightView raw_gemv_view(const LinearParams& m) {
+  if (m.q8) return m.q8->view();
+  kernels::WeightView v;
+  v.kind = kernels::WeightKind::kBF16;
+  v.rows = m.weight.size(0);
+  v.cols = m.weight.size(1);
+  v.data = m.weight.data_ptr();
+  return v;
+}
 
 void set_gemv_enabled(bool on) { g_gemv = on; }
 bool gemv_enabled() { return g_gemv; }

@@ -29,6 +29,13 @@ struct LinearParams {
 std::vector<torch::Tensor> linear_forward_group(const torch::Tensor& x,
                                                 const std::vector<LinearParams>& maps);
 
+// One-token decoding on raw bf16 buffers (model/decode_token.h): whether map m takes the GEMV
+// kernels with bf16 activations of width `cols` (the GEMV path on; a CPU bf16 weight,
+// contiguous, or a Q8_0 copy; a CPU bias, contiguous, bf16 or f32; no gradient wanted), and
+// the kernels' view of its weights. The products are the ones linear_forward computes.
+bool raw_gemv_applies(const LinearParams& m, int64_t cols);
+kernels::WeightView raw_gemv_view(const LinearParams& m);
+
 // Process-wide switch for the GEMV path (benchmarks compare against LibTorch's matmul).
 void set_gemv_enabled(bool on);
 bool gemv_enabled();

@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 
 #include "kernels/activation.h"
+#include "model/decode_token.h"
 
 namespace llmprune {
 
@@ -62,6 +63,28 @@ MlpImpl::MlpImpl(const MlpSpec& spec, Activation act, int64_t hidden, const Tens
   down_ = register_module(n.down, Linear(I, hidden, spec.bias, opts));
 }
 
+std::vector<const LinearImpl*> MlpImpl::gate_up_maps() const {
+  if (gate_up_) return {gate_up_.get()};
+  return {gate_.get(), up_.get()};
+}
+
+bool MlpImpl::decode_token_applies() const {
+  if (act_ != Activation::kSilu || (!gate_ && !gate_up_)) return false;
+  const int64_t cols = down_->weight.size(0);  // hidden
+  return raw_linear_group_applies(gate_up_maps(), cols) &&
+         raw_linear_group_applies({down_.get()}, spec_.intermediate_size);
+}
+
+void MlpImpl::decode_token(const uint16_t* h, uint16_t* out) const {
+  const int64_t I = spec_.intermediate_size;
+  DecodeBuffers& b = decode_buffers();
+  b.gate_up.resize(static_cast<size_t>(2 * I));
+  b.act.resize(static_cast<size_t>(I));
+  raw_linear_group(gate_up_maps(), h, b.gate_up.data());  // [gate | up]
+  kernels::silu_mul(b.gate_up.data(), b.gate_up.data() + I, b.act.data(), I);
+  raw_linear_group({down_.get()}, b.act.data(), out);
+}
+
 torch::Tensor MlpImpl::act(const torch::Tensor& x) const {
   if (!gate_ && !gate_up_) return activate(up_->forward(x), act_);
   torch::Tensor gate, up;
@@ -70,7 +93,7 @@ torch::Tensor MlpImpl::act(const torch::Tensor& x) const {
     gate = both.narrow(-1, 0, spec_.intermediate_size);
     up = both.narrow(-1, spec_.intermediate_size, spec_.intermediate_size);
   } else {
-    auto both = forward_group(x, {gate_.get(), up_.get()});
+    auto both = forward_group(x, gate_up_maps());
     gate = both[0];
     up = both[1];
   }

@@ -23,8 +23,14 @@ class MlpImpl : public torch::nn::Module {
   torch::Tensor act(const torch::Tensor& x) const;
   torch::Tensor down(const torch::Tensor& a) const { return down_->forward(a); }
   const MlpSpec& spec() const { return spec_; }
+  // forward() of one bf16 row on raw values (model/decode_token.h): gated SiLU MLPs with bf16
+  // CPU maps, as decode_token_applies says.
+  bool decode_token_applies() const;
+  void decode_token(const uint16_t* h, uint16_t* out) const;
 
  private:
+  std::vector<const LinearImpl*> gate_up_maps() const;
+
   MlpSpec spec_;
   Activation act_;
   Linear gate_{nullptr}, up_{nullptr}, gate_up_{nullptr}, down_{nullptr};

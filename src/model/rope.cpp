@@ -119,23 +119,30 @@ void rotate_rows(const torch::Tensor& x, const RopeTable& t, torch::Tensor& out)
   });
 }
 
+// Heads of one sequence's row `in` (heads x hd values, contiguous) into out + h * out_h.
+template <typename T>
+void rotate_decode_heads(const T* in, int64_t heads, int64_t hd, const RopeTable* t, T* out,
+                         int64_t out_h) {
+  const bool rotate = t && t->rot_dim > 0;
+  const T* c = rotate ? t->cos.data_ptr<T>() : nullptr;
+  const T* s = rotate ? t->sin.data_ptr<T>() : nullptr;
+  for (int64_t h = 0; h < heads; ++h) {
+    const T* v = in + h * hd;
+    T* y = out + h * out_h;
+    if (rotate)
+      rotate_row(v, 1, c, s, t->rot_dim, hd, y);
+    else
+      std::copy(v, v + hd, y);
+  }
+}
+
 template <typename T>
 void rotate_decode_rows(const torch::Tensor& x, int64_t heads, const RopeTable* t, T* out,
                         int64_t out_b, int64_t out_h) {
   const int64_t B = x.size(0), hd = x.size(-1) / heads, sb = x.stride(0);
-  const bool rotate = t && t->rot_dim > 0;
-  const T* c = rotate ? t->cos.data_ptr<T>() : nullptr;
-  const T* s = rotate ? t->sin.data_ptr<T>() : nullptr;
   const T* in = x.data_ptr<T>();
   for (int64_t b = 0; b < B; ++b)
-    for (int64_t h = 0; h < heads; ++h) {
-      const T* v = in + b * sb + h * hd;
-      T* y = out + b * out_b + h * out_h;
-      if (rotate)
-        rotate_row(v, 1, c, s, t->rot_dim, hd, y);
-      else
-        std::copy(v, v + hd, y);
-    }
+    rotate_decode_heads(in + b * sb, heads, hd, t, out + b * out_b, out_h);
 }
 
 }  // namespace
@@ -146,9 +153,14 @@ bool rope_decode_rows_apply(const torch::Tensor& x, const RopeTable* t) {
       (dt != torch::kFloat32 && dt != torch::kBFloat16) ||
       (torch::GradMode::is_enabled() && x.requires_grad()))
     return false;
+  return rope_decode_table_ok(t, dt);
+}
+
+bool rope_decode_table_ok(const RopeTable* t, torch::ScalarType dtype) {
   if (!t || t->rot_dim == 0) return true;
-  return t->cos.device().is_cpu() && t->cos.scalar_type() == dt && t->sin.scalar_type() == dt &&
-         t->cos.is_contiguous() && t->sin.is_contiguous() && t->cos.size(0) == 1;
+  return t->cos.device().is_cpu() && t->cos.scalar_type() == dtype &&
+         t->sin.scalar_type() == dtype && t->cos.is_contiguous() && t->sin.is_contiguous() &&
+         t->cos.size(0) == 1;
 }
 
 void rope_decode_rows(const torch::Tensor& x, int64_t heads, const RopeTable* t, void* out,
@@ -159,6 +171,12 @@ void rope_decode_rows(const torch::Tensor& x, int64_t heads, const RopeTable* t,
     rotate_decode_rows<float>(x, heads, t, static_cast<float*>(out), out_b, out_h);
   else
     rotate_decode_rows<at::BFloat16>(x, heads, t, static_cast<at::BFloat16*>(out), out_b, out_h);
+}
+
+void rope_decode_heads_bf16(const uint16_t* x, int64_t heads, int64_t head_dim, const RopeTable* t,
+                            uint16_t* out, int64_t out_h) {
+  rotate_decode_heads(reinterpret_cast<const at::BFloat16*>(x), heads, head_dim, t,
+                      reinterpret_cast<at::BFloat16*>(out), out_h);
 }
 
 torch::Tensor apply_rope(const torch::Tensor& x, const RopeTable& t) {

@@ -40,5 +40,11 @@ torch::Tensor apply_rope(const torch::Tensor& x, const RopeTable& t);
 bool rope_decode_rows_apply(const torch::Tensor& x, const RopeTable* t);
 void rope_decode_rows(const torch::Tensor& x, int64_t heads, const RopeTable* t, void* out,
                       int64_t out_b, int64_t out_h);
+// Whether t (null or rot_dim 0: no rotation) serves decoding in `dtype`: one CPU row.
+bool rope_decode_table_ok(const RopeTable* t, torch::ScalarType dtype);
+// rope_decode_rows for one sequence on raw bf16 values (model/decode_token.h): `heads` rows of
+// head_dim at x, head h written at out + h * out_h; t as rope_decode_table_ok accepts.
+void rope_decode_heads_bf16(const uint16_t* x, int64_t heads, int64_t head_dim, const RopeTable* t,
+                            uint16_t* out, int64_t out_h);
 
 }  // namespace llmprune

@@ -7,6 +7,8 @@
 
 #include "io/safetensors.h"
 #include "model/causal_lm.h"
+#include "model/decode_token.h"
+#include "model/decoder_lm.h"
 #include "model/kv_cache.h"
 #include "model/linear.h"
 #include "model/rope.h"
@@ -97,6 +99,88 @@ TEST(Decode, CachedGreedyEqualsFullForwardGreedy) {
 // (first 256 positions, then doubling). A cached forward crossing position 256 must give the
 // full forward's logits (f32: summation order only), and a narrowed table must equal a table
 // made for those positions alone, element for element.
+// One token through the raw path (model/decode_token.h) computes what the module path
+// computes, bit for bit: the same kernels, rounded at the same points. Expected values: the
+// module path's (the invariant), over families that exercise every branch: llama, mistral
+// with a sliding window shorter than the sequence, qwen2 (q/k/v biases), phi3 (fused qkv and
+// gate_up), Q8_0 weights, and a schedule that skips one attention and one MLP (staged serving).
+TEST(Decode, RawTokenPathIsBitEqualToTheModulePath) {
+  struct Case {
+    std::string family, weights;
+    bool masks;
+  };
+  for (const Case& c : {Case{"llama", "native", false}, Case{"mistral", "native", false},
+                        Case{"qwen2", "native", false}, Case{"phi3", "native", false},
+                        Case{"llama", "q8_0", false}, Case{"llama", "native", true}}) {
+    const std::string label = c.family + " " + c.weights + (c.masks ? " masks" : "");
+    const std::string dir = test::temp_dir("dec-raw-" + c.family) + "/m";
+    SyntheticOptions o = small(11);
+    o.sliding_window = c.family == "mistral" ? 4 : 0;
+    make_test_model(c.family, dir, o);
+    auto m = load(dir, "bf16", c.weights);
+    auto& lm = dynamic_cast<DecoderLM&>(*m);
+    std::vector<ScheduledLayer> schedule(3);
+    for (int64_t i = 0; i < 3; ++i) schedule[static_cast<size_t>(i)].index = i;
+    if (c.masks) {
+      schedule[1].mask.attn = false;
+      schedule[2].mask.mlp = false;
+    }
+    auto ids = torch::tensor({5, 1, 60, 33, 2, 7, 19, 44, 8, 70}, torch::kLong).view({1, -1});
+    torch::InferenceMode guard;
+    std::vector<std::unique_ptr<KVCache>> caches;
+    std::vector<std::vector<torch::Tensor>> logits(2);
+    for (int raw = 0; raw < 2; ++raw) {
+      set_decode_token_enabled(raw == 1);
+      caches.push_back(std::make_unique<KVCache>(*m, 1, 12));
+      lm.forward_hidden_schedule(ids.narrow(1, 0, 3), schedule, caches.back().get());  // prefill
+      for (int64_t t = 3; t < ids.size(1); ++t)
+        logits[static_cast<size_t>(raw)].push_back(lm.lm_head(
+            lm.forward_hidden_schedule(ids.narrow(1, t, 1), schedule, caches.back().get())));
+    }
+    set_decode_token_enabled(true);
+    for (size_t t = 0; t < logits[0].size(); ++t)
+      EXPECT_TRUE(torch::equal(logits[0][t], logits[1][t])) << label << " step " << t;
+    for (int64_t j = 0; j < 3; ++j) {
+      const KVSlot* a = caches[0]->slot(j);
+      const KVSlot* b = caches[1]->slot(j);
+      EXPECT_TRUE(torch::equal(a->k, b->k) && torch::equal(a->v, b->v)) << label << " layer " << j;
+    }
+  }
+}
+
+// The raw path applies to what it was built for and nothing else: a bf16 CPU layer with its
+// cache slot; not f32 compute (LibTorch's ops keep transformers' bits), not without a slot,
+// not with an adapter on a map.
+TEST(Decode, RawTokenPathAppliesWhereItShould) {
+  const std::string dir = test::temp_dir("dec-raw-applies") + "/m";
+  make_test_model("llama", dir, small(12));
+  for (const std::string dtype : {"bf16", "f32"}) {
+    auto m = load(dir, dtype);
+    KVCache cache(*m, 1, 4);
+    DecoderLayerImpl* first = nullptr;
+    for (const auto& mod : m->module().modules(/*include_self=*/false))
+      if (auto* l = dynamic_cast<DecoderLayerImpl*>(mod.get())) {
+        first = l;
+        break;
+      }
+    ASSERT_NE(first, nullptr);
+    EXPECT_EQ(first->decode_token_applies(nullptr, cache.slot(0), {}), dtype == "bf16") << dtype;
+    EXPECT_FALSE(first->decode_token_applies(nullptr, nullptr, {})) << dtype;
+    SubBlockMask mlp_only;
+    mlp_only.attn = false;
+    EXPECT_EQ(first->decode_token_applies(nullptr, nullptr, mlp_only), dtype == "bf16") << dtype;
+    struct Zero : LinearAdapter {
+      torch::Tensor forward(const torch::Tensor& x) const override { return torch::zeros_like(x); }
+    };
+    for (const auto& mod : first->modules(/*include_self=*/false))
+      if (auto* lin = dynamic_cast<LinearImpl*>(mod.get())) {
+        lin->adapter = std::make_shared<Zero>();
+        EXPECT_FALSE(first->decode_token_applies(nullptr, cache.slot(0), {})) << dtype;
+        lin->adapter.reset();
+      }
+  }
+}
+
 TEST(Decode, RopeTableGrowsAcrossSteps) {
   RopeSpec r;
   r.theta = 10000.0;
