@@ -7,7 +7,6 @@
 #include "kernels/gemv.h"
 #include "kernels/rms_norm.h"
 #include "model/linear.h"
-#include "util/error.h"
 
 namespace llmprune {
 
@@ -15,11 +14,8 @@ namespace {
 
 std::atomic<bool> g_enabled{true};
 
-inline float bf16_value(uint16_t b) {
-  const uint32_t bits = static_cast<uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
+inline float bf16_value(uint16_t bits) {
+  return static_cast<float>(c10::BFloat16(bits, c10::BFloat16::from_bits()));
 }
 
 const uint16_t* bf16_data(const torch::Tensor& t) {

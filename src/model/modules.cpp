@@ -1,6 +1,8 @@
 // Leaf modules (see modules.h).
 #include "model/modules.h"
 
+#include <algorithm>
+
 #include "kernels/rms_norm.h"
 #include "model/linear.h"
 #include "util/error.h"
@@ -91,7 +93,17 @@ EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t dim, const torch::TensorOpti
 torch::Tensor EmbeddingImpl::forward(const torch::Tensor& ids) const {
   const int64_t vocab = weight.size(0);
   if (ids.numel() > 0) {
-    const int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
+    int64_t lo = 0, hi = 0;
+    if (ids.device().is_cpu() && ids.scalar_type() == torch::kLong && ids.is_contiguous()) {
+      // In place (decoding checks one id per token; two reductions cost more than the loop).
+      const int64_t* v = ids.data_ptr<int64_t>();
+      const auto [mn, mx] = std::minmax_element(v, v + ids.numel());
+      lo = *mn;
+      hi = *mx;
+    } else {
+      lo = ids.min().item<int64_t>();
+      hi = ids.max().item<int64_t>();
+    }
     if (lo < 0 || hi >= vocab)
       throw bad_input("[model] token id ", lo < 0 ? lo : hi, " out of range for vocab_size ",
                       vocab);

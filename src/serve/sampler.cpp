@@ -4,6 +4,7 @@
 #include "serve/sampler.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "util/error.h"
 
@@ -12,13 +13,44 @@ namespace llmprune {
 Sampler::Sampler(const SamplingOptions& opts) : opts_(opts), rng_(opts.seed) {
   LLMPRUNE_CHECK(opts.temperature >= 0, "--temperature must be >= 0, got ", opts.temperature);
   LLMPRUNE_CHECK(opts.top_k >= 0, "--top-k must be >= 0, got ", opts.top_k);
-  LLMPRUNE_CHECK(opts.top_p > 0 && opts.top_p <= 1, "--top-p must be in (0, 1], got ",
-                 opts.top_p);
+  LLMPRUNE_CHECK(opts.top_p > 0 && opts.top_p <= 1, "--top-p must be in (0, 1], got ", opts.top_p);
 }
 
+namespace {
+
+// argmax over CPU f32 / bf16 logits read in place (decoding calls this per token; the
+// LibTorch version widened a copy first): the first index of the largest value, a NaN counting
+// as the largest, as torch's argmax; widening is exact, so comparing in f32 is comparing the
+// values. -1 where it does not apply (another device or dtype, not contiguous).
+int64_t argmax_in_place(const torch::Tensor& logits) {
+  const auto dt = logits.scalar_type();
+  if (!logits.device().is_cpu() || !logits.is_contiguous() || logits.numel() == 0 ||
+      (dt != torch::kFloat32 && dt != torch::kBFloat16))
+    return -1;
+  auto scan = [&](const auto* v) {
+    int64_t best = 0;
+    float top = static_cast<float>(v[0]);
+    for (int64_t i = 1; i < logits.numel() && !std::isnan(top); ++i) {
+      const float x = static_cast<float>(v[i]);
+      if (x > top || std::isnan(x)) {
+        top = x;
+        best = i;
+      }
+    }
+    return best;
+  };
+  return dt == torch::kFloat32 ? scan(logits.data_ptr<float>())
+                               : scan(logits.data_ptr<at::BFloat16>());
+}
+
+}  // namespace
+
 int64_t Sampler::sample(const torch::Tensor& logits) {
-  if (opts_.temperature == 0)
+  if (opts_.temperature == 0) {
+    const int64_t best = argmax_in_place(logits);
+    if (best >= 0) return best;
     return logits.detach().to(torch::kCPU, torch::kDouble).flatten().argmax().item<int64_t>();
+  }
   return draw(distribution(logits));
 }
 

@@ -15,6 +15,7 @@
 #include "model/synthetic.h"
 #include "serve/generate.h"
 #include "support/assets.h"
+#include "util/error.h"
 #include "util/huge_pages.h"
 #include "util/sha256.h"
 
@@ -179,6 +180,32 @@ TEST(Decode, RawTokenPathAppliesWhereItShould) {
         lin->adapter.reset();
       }
   }
+}
+
+// A token id outside [0, vocab) is bad input naming the id, whether the ids are checked in
+// place (contiguous CPU int64, as decoding passes them) or through LibTorch (a strided view).
+TEST(Decode, OutOfRangeTokenIdIsBadInput) {
+  const std::string dir = test::temp_dir("dec-ids") + "/m";
+  make_test_model("llama", dir, small(13));  // vocab 96
+  auto m = load(dir, "f32");
+  torch::InferenceMode guard;
+  for (int64_t bad : {96, -1}) {
+    const auto plain = torch::tensor(std::vector<int64_t>{3, bad, 5}, torch::kLong).view({1, -1});
+    const auto strided = torch::tensor(std::vector<int64_t>{3, 0, bad, 0, 5, 0}, torch::kLong)
+                             .view({1, 3, 2})
+                             .select(2, 0);
+    for (const auto& ids : {plain, strided}) {
+      try {
+        m->forward(ids);
+        ADD_FAILURE() << "id " << bad << " accepted";
+      } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::kBadInput);
+        EXPECT_NE(std::string(e.what()).find("token id " + std::to_string(bad)), std::string::npos)
+            << e.what();
+      }
+    }
+  }
+  EXPECT_EQ(m->forward(torch::tensor({0, 95}, torch::kLong).view({1, -1})).size(1), 2);
 }
 
 TEST(Decode, RopeTableGrowsAcrossSteps) {

@@ -1,9 +1,10 @@
 // serve/sampler: greedy, temperature, top-k and top-p against hand-derived distributions.
+#include "serve/sampler.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "serve/sampler.h"
 #include "util/error.h"
 
 namespace llmprune {
@@ -12,6 +13,25 @@ namespace {
 TEST(Sampler, GreedyIsArgmax) {
   Sampler s({0.0, 0, 1.0, 1});
   EXPECT_EQ(s.sample(torch::tensor({0.1, 2.0, -1.0, 1.9})), 1);
+}
+
+// Greedy reads f32 / bf16 logits in place; it must pick what torch's argmax picks (the first
+// of equal maxima, the first NaN), whatever the dtype, shape or layout.
+TEST(Sampler, GreedyInPlaceIsTorchArgmax) {
+  Sampler s({0.0, 0, 1.0, 1});
+  const float nan = std::nanf("");
+  const std::vector<std::vector<float>> cases{
+      {0.1f, 2.0f, -1.0f, 2.0f}, {-3.0f}, {-5.0f, -4.0f, -4.0f}, {1.0f, nan, 3.0f, nan}};
+  for (const auto& v : cases)
+    for (auto dt : {torch::kFloat32, torch::kBFloat16}) {
+      const auto t = torch::tensor(v).to(dt).view({1, 1, -1});
+      EXPECT_EQ(s.sample(t), t.flatten().argmax().item<int64_t>()) << t;
+    }
+  torch::manual_seed(3);
+  const auto big = torch::randn({1, 32000}).to(torch::kBFloat16);
+  EXPECT_EQ(s.sample(big), big.argmax().item<int64_t>());
+  const auto strided = torch::randn({64, 2}).t()[1];  // not contiguous: LibTorch's argmax
+  EXPECT_EQ(s.sample(strided), strided.argmax().item<int64_t>());
 }
 
 TEST(Sampler, TopKOneAndTinyTopPAreGreedy) {
