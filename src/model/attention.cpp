@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <type_traits>
 
 #include "kernels/decode_attention.h"
 #include "kernels/prefill_attention.h"
@@ -35,6 +34,29 @@ bool try_sdpa(const torch::Tensor& q, const torch::Tensor& k, const torch::Tenso
 }
 #endif
 
+// The kernel's arguments for B x H queries of head_dim hd over the first S positions of the
+// cache views k, v [B, KV, >= S, hd] (last dim contiguous); q and out are the caller's to set.
+kernels::DecodeAttentionArgs cache_attention_args(int64_t B, int64_t H, int64_t hd, int64_t window,
+                                                  const torch::Tensor& k, const torch::Tensor& v,
+                                                  int64_t S) {
+  kernels::DecodeAttentionArgs a;
+  a.bf16 = k.scalar_type() == torch::kBFloat16;
+  a.B = B;
+  a.H = H;
+  a.KV = k.size(1);
+  a.S = S;
+  a.hd = hd;
+  a.window = window;
+  a.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  a.k = k.data_ptr();
+  a.v = v.data_ptr();
+  for (int i = 0; i < 3; ++i) {
+    a.k_stride[i] = k.stride(i);
+    a.v_stride[i] = v.stride(i);
+  }
+  return a;
+}
+
 // One query per sequence (decoding) on the CPU, without LibTorch ops: the fused kernel
 // (kernels/decode_attention.h) reads the KV cache slices in place (a matmul would copy them per
 // token), each K / V row once for the query heads sharing it. Rounds as the chunked path does:
@@ -48,22 +70,8 @@ torch::Tensor single_query_attention(const torch::Tensor& q, const torch::Tensor
   LLMPRUNE_ASSERT(k.stride(3) == 1 && v.stride(3) == 1, "single-query attention: k/v rows");
   const torch::Tensor qc = q.contiguous();
   torch::Tensor out = torch::empty({B, 1, H * hd}, q.options());
-  kernels::DecodeAttentionArgs a;
-  a.bf16 = std::is_same_v<T, at::BFloat16>;
-  a.B = B;
-  a.H = H;
-  a.KV = k.size(1);
-  a.S = k.size(2);
-  a.hd = hd;
-  a.window = window;
-  a.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  kernels::DecodeAttentionArgs a = cache_attention_args(B, H, hd, window, k, v, k.size(2));
   a.q = qc.data_ptr<T>();
-  a.k = k.data_ptr<T>();
-  a.v = v.data_ptr<T>();
-  for (int i = 0; i < 3; ++i) {
-    a.k_stride[i] = k.stride(i);
-    a.v_stride[i] = v.stride(i);
-  }
   a.out = out.data_ptr<T>();
   kernels::decode_attention(a);
   return out;
@@ -262,22 +270,9 @@ void AttentionImpl::decode_token(const uint16_t* h, const RopeTable* rope, KVSlo
                          slot.k.stride(1));
   rope_decode_heads_bf16(q + (H + KV) * hd, KV, hd, nullptr, bits(slot.v) + past * slot.v.stride(2),
                          slot.v.stride(1));
-  kernels::DecodeAttentionArgs a;
-  a.bf16 = true;
-  a.B = 1;
-  a.H = H;
-  a.KV = KV;
-  a.S = past + 1;
-  a.hd = hd;
-  a.window = spec_.sliding_window;
-  a.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  kernels::DecodeAttentionArgs a =
+      cache_attention_args(1, H, hd, spec_.sliding_window, slot.k, slot.v, past + 1);
   a.q = b.q.data();
-  a.k = bits(slot.k);
-  a.v = bits(slot.v);
-  for (int i = 0; i < 3; ++i) {
-    a.k_stride[i] = slot.k.stride(i);
-    a.v_stride[i] = slot.v.stride(i);
-  }
   a.out = b.ctx.data();
   kernels::decode_attention(a);
   raw_linear_group({o_.get()}, b.ctx.data(), out);
